@@ -1,0 +1,3 @@
+from diplosim.cli import main
+
+main()

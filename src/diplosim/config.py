@@ -1,0 +1,116 @@
+"""Structured configuration: the one source of truth for every knob.
+
+The dataclasses are registered in Hydra's ConfigStore as the schemas of the
+groups in ``conf/``; a wrong type or an unknown key fails when the run starts,
+with Hydra's message.  ``DynamicsConfig`` is generated from ``Params`` so the
+names, defaults and documentation of the coefficients live in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+
+from diplosim.params import Mechanisms, Params
+
+
+@dataclass
+class ScenarioConfig:
+    """A scenario: a hand-written file (``kind: file``) or a generated world (``kind: synthetic``).
+
+    The format of ``file`` scenarios is in docs/scenarios.md; the loose lists
+    below are validated into typed objects by ``diplosim.scenario``.
+    """
+
+    kind: str = "file"
+    name: str = "alaska_2025"
+    description: str = ""
+    path: Optional[str] = None  # a scenario YAML outside conf/, replaces the fields below
+    start: Optional[str] = None
+    issues: List[str] = field(default_factory=list)
+    blocs: List[str] = field(default_factory=list)
+    energy_price: Optional[float] = None
+    sources: Any = field(default_factory=dict)
+    assumptions: List[str] = field(default_factory=list)
+    states: List[Any] = field(default_factory=list)
+    alliances: List[Any] = field(default_factory=list)
+    trade: List[Any] = field(default_factory=list)
+    tension: List[Any] = field(default_factory=list)
+    conflict: List[Any] = field(default_factory=list)
+    sanctions: List[Any] = field(default_factory=list)
+    channels: List[Any] = field(default_factory=list)
+    trust: List[Any] = field(default_factory=list)
+    envoys: List[Any] = field(default_factory=list)
+    events: List[Any] = field(default_factory=list)
+    watch: List[Any] = field(default_factory=list)
+    # synthetic worlds
+    n_states: int = 1000
+    dyads_per_state: int = 10
+    n_blocs: int = 3
+    n_issues: int = 3
+    n_envoys: int = 0
+    generator_seed: int = 0
+
+
+def _dynamics_config():
+    fields = [(f.name, float, field(default=f.default)) for f in dataclasses.fields(Params)]
+    cls = dataclasses.make_dataclass("DynamicsConfig", fields)
+    cls.__doc__ = "Dynamics coefficients; see diplosim.params.Params for meaning, unit and range."
+    return cls
+
+
+DynamicsConfig = _dynamics_config()
+
+
+def _mechanisms_config():
+    fields = [(f.name, bool, field(default=f.default)) for f in dataclasses.fields(Mechanisms)]
+    return dataclasses.make_dataclass("MechanismsConfig", fields)
+
+
+MechanismsConfig = _mechanisms_config()
+
+
+@dataclass
+class EngineConfig:
+    """How the JAX core runs."""
+
+    device: str = "auto"  # auto | cpu | gpu
+    chunk_steps: int = 0  # steps per compiled chunk (progress bar granularity); 0: automatic
+    agreement_slots: int = 16
+    event_log_capacity: int = 64  # endogenous events recorded per step
+    progress: bool = True
+    mechanisms: MechanismsConfig = field(default_factory=MechanismsConfig)
+
+
+@dataclass
+class OutputConfig:
+    """What a run writes."""
+
+    every: int = 1  # sample states and dyads every `every` steps
+    states: bool = True
+    dyads: bool = True
+    max_dyads: int = 100_000  # dyad table written only for worlds with at most this many dyads
+    plot: bool = True
+    dir: Optional[str] = None  # defaults to Hydra's run directory
+
+
+@dataclass
+class Config:
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    seed: int = 0
+    steps: int = 104  # two years of weekly steps
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(group="scenario", name="scenario_schema", node=ScenarioConfig)
+    cs.store(group="dynamics", name="dynamics_schema", node=DynamicsConfig)
+    cs.store(group="engine", name="engine_schema", node=EngineConfig)
+    cs.store(group="output", name="output_schema", node=OutputConfig)

@@ -1,0 +1,263 @@
+"""The JAX core: ``step`` composes the mechanisms; ``simulate`` scans it; ``simulate_batch`` vmaps it.
+
+Everything here is jit-compiled.  Sizes and mechanism switches are static;
+the world, the parameters and the key are arguments (never closed over), so a
+new world of the same shapes or new parameter values reuse the compiled
+program.  A long run is split into chunks of steps, each one compiled scan,
+so a progress bar can advance between chunks; the chunking does not change
+the result, because each step's key is ``fold_in(run_key, step)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diplosim.mechanisms import alliances, approval, economy, events, tension, trade, trust
+from diplosim.mechanisms.metrics import detect_events, metrics
+from diplosim.params import Mechanisms, Params
+from diplosim.world import World
+
+# Fixed per-mechanism key streams: adding a mechanism never changes another's draws.
+KEY_STREAM = {
+    "events": 1,
+    "trade": 5,
+    "economy": 6,
+    "tension": 7,
+    "alliances": 8,
+    "trust": 9,
+    "approval": 10,
+}
+
+# Fields written to the sampled state and dyad tables.
+STATE_SNAPSHOT = ("power", "gdp", "growth", "approval", "energy_bought", "energy_sold")
+DYAD_SNAPSHOT = (
+    "alliance", "trade", "energy_flow", "tension", "trust_alpha", "trust_beta",
+    "sanction", "secondary_sanction", "conflict", "channel",
+)
+
+
+def _pipeline(n_blocs: int):
+    """The process order of docs/MODEL.md, as (switch name, function)."""
+    return (
+        ("events", events.scheduled_events),
+        ("trade", trade.trade_and_energy),
+        ("economy", economy.economy),
+        ("tension", tension.tension_and_conflict),
+        ("alliances", functools.partial(alliances.alliances, n_blocs=n_blocs)),
+        ("trust", trust.trust),
+        ("approval", approval.approval),
+    )
+
+
+def step(world: World, params: Params, key: jax.Array, mechanisms: Mechanisms = Mechanisms()) -> tuple[World, dict]:
+    """Advance the world by one step (one week).
+
+    Returns the new world and its metrics (see ``diplosim.mechanisms.metrics``).
+    ``key`` is this step's key; each mechanism draws from its own stream.
+    """
+    for name, mechanism in _pipeline(world.n_blocs):
+        if getattr(mechanisms, name):
+            world = mechanism(world, params, jax.random.fold_in(key, KEY_STREAM[name]))
+    world = world.replace(step=world.step + 1)
+    return world, metrics(world)
+
+
+step_jit = jax.jit(step, static_argnames="mechanisms")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Static settings of a run: they shape the compiled program."""
+
+    mechanisms: Mechanisms = Mechanisms()
+    every: int = 1  # sample states (and dyads) every `every` steps
+    sample_states: bool = True
+    sample_dyads: bool = False
+    event_capacity: int = 64
+
+
+def snapshot(world: World, spec: RunSpec) -> dict[str, Any]:
+    """The sampled fields of one world."""
+    out: dict[str, Any] = {"step": world.step}
+    if spec.sample_states:
+        out["states"] = {f: getattr(world.states, f) for f in STATE_SNAPSHOT}
+    if spec.sample_dyads:
+        out["dyads"] = {f: getattr(world.dyads, f) for f in DYAD_SNAPSHOT}
+    return out
+
+
+def _one_step(spec: RunSpec, params: Params, run_key: jax.Array, world: World, _):
+    key = jax.random.fold_in(run_key, world.step)
+    new, m = step(world, params, key, spec.mechanisms)
+    if spec.event_capacity:
+        m = {**m, "events": detect_events(world, new, spec.event_capacity)}
+    return new, m
+
+
+def _chunk(world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int):
+    """``samples * every`` steps as one scan; a snapshot after each ``every`` steps."""
+
+    def sample_period(world, _):
+        world, per_step = jax.lax.scan(functools.partial(_one_step, spec, params, run_key), world, length=every)
+        return world, (per_step, snapshot(world, spec))
+
+    world, (per_step, snaps) = jax.lax.scan(sample_period, world, length=samples)
+    flatten = lambda x: x.reshape((samples * every,) + x.shape[2:])  # noqa: E731
+    return world, jax.tree.map(flatten, per_step), snaps
+
+
+_run_chunk = jax.jit(_chunk, static_argnames=("spec", "samples", "every"))
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "samples", "every"))
+def _run_chunk_batch(world: World, params: Params, run_keys: jax.Array, *, spec: RunSpec, samples: int, every: int):
+    """``_chunk`` vmapped over a leading run axis of the world, params and keys."""
+    one_run = functools.partial(_chunk, spec=spec, samples=samples, every=every)
+    return jax.vmap(one_run)(world, params, run_keys)
+
+
+def chunk_plan(steps: int, every: int, chunk_steps: int = 0) -> list[tuple[int, int]]:
+    """Split ``steps`` into chunks of ``(samples, every)``; at most two distinct shapes compile.
+
+    Snapshots fall every ``every`` steps, and on the last step.
+    """
+    if steps < 0 or every < 1:
+        raise ValueError(f"steps must be >= 0 and output.every >= 1 (got steps={steps}, every={every})")
+    periods, rest = divmod(steps, every)
+    if chunk_steps <= 0:
+        chunk_steps = max(every, -(-steps // 20))
+    per_chunk = max(1, chunk_steps // every)
+    plan = [(per_chunk, every)] * (periods // per_chunk)
+    if periods % per_chunk:
+        plan.append((periods % per_chunk, every))
+    if rest:
+        plan.append((1, rest))
+    return plan
+
+
+@dataclass
+class Trajectory:
+    """A run's history as host numpy arrays.
+
+    metrics: name -> [T + 1, ...] (row 0 is the initial world);
+    events: kind, subject, step -> [T, C]; dropped -> [T];
+    states / dyads: field -> [S + 1, N] / [S + 1, E], with ``sample_steps`` [S + 1].
+    """
+
+    metrics: dict[str, np.ndarray]
+    events: dict[str, np.ndarray]
+    sample_steps: np.ndarray
+    states: dict[str, np.ndarray] | None
+    dyads: dict[str, np.ndarray] | None
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False)
+
+
+def _assemble(first_metrics, first_snap, pieces, spec: RunSpec, batched: bool) -> Trajectory:
+    axis = 1 if batched else 0
+    cat = lambda *xs: np.concatenate([np.asarray(x) for x in xs], axis=axis)  # noqa: E731
+    per_step = [p[0] for p in pieces]
+    snaps = [p[1] for p in pieces]
+    expand = lambda x: np.expand_dims(np.asarray(x), axis)  # noqa: E731
+    metric_rows = jax.tree.map(lambda f, *r: cat(expand(f), *r), first_metrics, *[{k: v for k, v in p.items() if k != "events"} for p in per_step])
+    if spec.event_capacity and per_step:
+        event_rows = jax.tree.map(lambda *r: cat(*r), *[p["events"] for p in per_step])
+    else:
+        event_rows = {}
+    snap_rows = jax.tree.map(lambda f, *r: cat(expand(f), *r), first_snap, *snaps)
+    return Trajectory(
+        metrics=metric_rows,
+        events=event_rows,
+        sample_steps=snap_rows["step"],
+        states=snap_rows.get("states"),
+        dyads=snap_rows.get("dyads"),
+    )
+
+
+def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
+    runner = _run_chunk_batch if batched else _run_chunk
+    first_metrics = (jax.vmap(metrics) if batched else metrics)(world)
+    first_snap = (jax.vmap(snapshot, in_axes=(0, None)) if batched else snapshot)(world, spec)
+    bar = _progress(steps, progress, "batch" if batched else "simulate")
+    pieces = []
+    for samples, every in chunk_plan(steps, spec.every, chunk_steps):
+        world, per_step, snaps = runner(world, params, key, spec=spec, samples=samples, every=every)
+        pieces.append(jax.device_get((per_step, snaps)))
+        if bar is not None:
+            bar.update(samples * every)
+    if bar is not None:
+        bar.close()
+    return world, _assemble(jax.device_get(first_metrics), jax.device_get(first_snap), pieces, spec, batched)
+
+
+def simulate(
+    world: World,
+    params: Params,
+    key: jax.Array,
+    steps: int,
+    spec: RunSpec = RunSpec(),
+    *,
+    chunk_steps: int = 0,
+    progress: bool = False,
+) -> tuple[World, Trajectory]:
+    """Run ``steps`` steps; return the final world and the history (metrics every step, snapshots sampled)."""
+    return _run(world, params, key, steps, spec, chunk_steps, progress, batched=False)
+
+
+def simulate_batch(
+    world: World,
+    params: Params,
+    keys: jax.Array,
+    steps: int,
+    spec: RunSpec = RunSpec(),
+    *,
+    chunk_steps: int = 0,
+    progress: bool = False,
+) -> tuple[World, Trajectory]:
+    """Run one simulation per row of ``params`` (leading axis R) and ``keys`` (R keys), in one vmapped computation.
+
+    Every array of the returned world and trajectory has a leading axis R.
+    """
+    n_runs = keys.shape[0]
+    leading = {x.shape[0] for x in jax.tree.leaves(params)}
+    if leading != {n_runs}:
+        raise ValueError(f"params must have a leading batch axis of length {n_runs} (the number of keys); got {sorted(leading)}")
+    worlds = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_runs,) + jnp.shape(x)), world)
+    return _run(worlds, params, keys, steps, spec, chunk_steps, progress, batched=True)
+
+
+def select_device(name: str) -> jax.Device:
+    """The device for ``engine.device`` = auto | cpu | gpu."""
+    if name not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"engine.device = {name!r}: allowed values are auto, cpu, gpu")
+    if name == "cpu":
+        return jax.devices("cpu")[0]
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:
+        gpus = []
+    if gpus:
+        return gpus[0]
+    if name == "gpu":
+        raise ValueError("engine.device = gpu: JAX sees no GPU here (install the CUDA extra: pip install 'diplosim[cuda]'); use engine.device=cpu or auto")
+    return jax.devices("cpu")[0]
+
+
+def run_spec(mechanisms: dict | Mechanisms | None = None, **kw) -> RunSpec:
+    """A RunSpec from plain values (as they come from the config)."""
+    if isinstance(mechanisms, dict):
+        mechanisms = Mechanisms(**mechanisms)
+    return dataclasses.replace(RunSpec(), mechanisms=mechanisms or Mechanisms(), **kw)

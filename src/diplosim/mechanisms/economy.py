@@ -1,0 +1,71 @@
+"""Economy: gdp growth from trade and oil, losses from conflict and secondary sanctions; power follows gdp.
+
+Reads states' ``gdp``, ``power``, ``military_share``, ``trade_baseline``,
+``energy_*``; dyads' ``trade``, ``energy_flow``, ``conflict``,
+``secondary_sanction``; ``energy_price``.  Writes states' ``gdp``,
+``growth``, ``power``.
+
+Annual growth of state i (all money in USD bn/yr, oil in mb/d, 0.365 turns
+mb/d x USD/bbl into USD bn/yr):
+  g_i = g0 + g_T (T_i / T*_i - 1) - c_C C_i + O_i / Y_i
+  O_i = 0.365 [ (P - P0)(sold_i - bought_i)              price gain or loss
+               - P (share_i - sold_i)                      unsold exports
+               - P (D_i - bought_i)                        unmet demand
+               - c_q P sum_{e = k->i} F_e X_k ]            secondary-sanction penalties
+with T_i the trade of i (exports + imports), C_i its highest conflict
+intensity and share_i = S_i min(1, sum D / sum S) its share of world demand.
+  Y_i <- Y_i (1 + g_i / 52)
+  power_i <- power_i + lambda (m_i Y_i - power_i) - c_P C_i power_i
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from diplosim.mechanisms.trade import secondary_exposure
+from diplosim.params import Params
+from diplosim.world import DT, World, replace, segment_sum_dst, segment_sum_src, state_max_conflict
+
+BBL_PER_DAY_TO_BN_PER_YEAR = 0.365  # 1 mb/d at 1 USD/bbl = 0.365 USD bn/yr
+
+
+def oil_income(world: World, params: Params) -> jax.Array:
+    """Change of each state's income from oil against a frictionless market: f32[N], USD bn/yr."""
+    s, d = world.states, world.dyads
+    n, price = world.n_states, world.energy_price
+    market = jnp.minimum(1.0, s.energy_demand.sum() / (s.energy_supply.sum() + 1e-9))
+    fair_share = s.energy_supply * market
+    penalty_volume = segment_sum_dst(d.energy_flow * secondary_exposure(world)[d.src], d, n)
+    income = (
+        (price - params.energy_price_base) * (s.energy_sold - s.energy_bought)
+        - price * jnp.maximum(fair_share - s.energy_sold, 0.0)
+        - price * jnp.maximum(s.energy_demand - s.energy_bought, 0.0)
+        - params.secondary_cost * price * penalty_volume
+    )
+    return BBL_PER_DAY_TO_BN_PER_YEAR * income
+
+
+def growth_rate(world: World, params: Params) -> jax.Array:
+    """Annual gdp growth of each state: f32[N], 1/yr."""
+    s, d = world.states, world.dyads
+    n = world.n_states
+    trade = segment_sum_dst(d.trade, d, n) + segment_sum_src(d.trade, d, n)
+    trade_gain = jnp.where(s.trade_baseline > 0, trade / jnp.maximum(s.trade_baseline, 1e-9) - 1.0, 0.0)
+    return (
+        params.growth_base
+        + params.growth_trade * trade_gain
+        - params.conflict_gdp_cost * state_max_conflict(d, n)
+        + oil_income(world, params) / s.gdp
+    )
+
+
+def economy(world: World, params: Params, key: jax.Array) -> World:
+    """Grow gdp; move power toward defence spending; conflict erodes power."""
+    del key  # deterministic
+    s = world.states
+    growth = growth_rate(world, params)
+    gdp = s.gdp * jnp.maximum(1.0 + DT * growth, 0.5)
+    conflict = state_max_conflict(world.dyads, world.n_states)
+    power = s.power + params.power_relax * (s.military_share * gdp - s.power) - params.conflict_power_cost * conflict * s.power
+    return replace(world, states=replace(s, gdp=gdp, growth=growth, power=jnp.maximum(power, 0.0)))

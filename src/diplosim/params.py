@@ -1,0 +1,120 @@
+"""Dynamics coefficients (``Params``) and mechanism switches (``Mechanisms``).
+
+``Params`` is a pytree of f32 scalars: every coefficient can be swept and
+vmapped without recompiling.  ``Mechanisms`` is static (hashable) and changes
+the compiled program.  Each field is declared once, with meaning, unit and
+range; ``DynamicsConfig`` in ``diplosim.config`` is generated from these
+declarations, so the command line sees the same names and defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+def coef(default: float, doc: str, unit: str = "1", lo: float | None = 0.0, hi: float | None = None):
+    """A coefficient: its default, meaning, unit and closed range."""
+    return dataclasses.field(
+        default=default, metadata={"doc": doc, "unit": unit, "range": (lo, hi)}
+    )
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Params:
+    """Every dynamics coefficient.  Rates are per step (one week) unless the unit says /yr."""
+
+    # events
+    signal_tension: Any = coef(0.25, "tension added by a military signal of magnitude 1")
+    incentive_trade: Any = coef(0.3, "relative rise of trade potential from an incentive of magnitude 1")
+    incentive_trust: Any = coef(2.0, "Beta compliance counts added by an incentive of magnitude 1", "count")
+    exclusion_alliance: Any = coef(0.15, "alliance weight an excluded stakeholder loses toward each participant, times its salience")
+    exclusion_trust: Any = coef(3.0, "Beta violation counts an excluded stakeholder adds toward each participant, times its salience", "count")
+    # trade and energy
+    trade_relax: Any = coef(0.2, "rate at which trade moves toward its frictional target", "1/step", 0.0, 1.0)
+    sanction_trade_damping: Any = coef(0.8, "share of trade a full sanction removes", "1", 0.0, 1.0)
+    conflict_trade_damping: Any = coef(0.9, "share of trade full-scale conflict removes", "1", 0.0, 1.0)
+    closed_channel_trade: Any = coef(0.6, "share of trade that survives with embassies closed", "1", 0.0, 1.0)
+    energy_price_base: Any = coef(70.0, "oil price when supply meets demand", "USD/bbl", 1e-3)
+    energy_price_elasticity: Any = coef(0.15, "price elasticity of oil demand (price = base * shortfall^(-1/elasticity))", "1", 1e-3)
+    secondary_diversion: Any = coef(0.7, "share of purchases diverted from a seller under full secondary sanctions", "1", 0.0, 1.0)
+    secondary_cost: Any = coef(0.25, "penalty paid by buyers per USD of oil bought from a seller under full secondary sanctions", "1", 0.0)
+    # economy
+    growth_base: Any = coef(0.025, "trend gdp growth", "1/yr", -1.0, 1.0)
+    growth_trade: Any = coef(0.3, "gdp growth per unit relative trade gain", "1/yr")
+    conflict_gdp_cost: Any = coef(0.15, "gdp loss at full-scale conflict", "1/yr", 0.0, 1.0)
+    power_relax: Any = coef(0.05, "rate at which power moves toward military_share * gdp", "1/step", 0.0, 1.0)
+    conflict_power_cost: Any = coef(0.01, "share of power lost per step at full conflict", "1/step", 0.0, 1.0)
+    # tension and conflict
+    tension_relax: Any = coef(0.1, "rate at which tension moves toward its driven level", "1/step", 0.0, 1.0)
+    tension_base: Any = coef(0.05, "tension between strangers", "1", 0.0, 1.0)
+    tension_sanction: Any = coef(0.3, "tension from sanctions (either direction)")
+    tension_conflict: Any = coef(0.5, "tension from armed conflict")
+    tension_distance: Any = coef(0.4, "tension from diverging issue positions")
+    tension_alliance: Any = coef(0.4, "tension removed by alliance")
+    tension_trust: Any = coef(0.3, "tension removed by trust above 1/2")
+    conflict_threshold: Any = coef(0.6, "tension above which conflict escalates", "1", 0.0, 1.0)
+    conflict_escalation: Any = coef(0.2, "conflict growth per unit tension above the threshold", "1/step")
+    conflict_deescalation: Any = coef(0.05, "conflict decay per unit tension below the threshold", "1/step")
+    ceasefire_cap: Any = coef(0.1, "highest conflict intensity while a ceasefire is in force", "1", 0.0, 1.0)
+    # alliances
+    alliance_relax: Any = coef(0.02, "rate at which alliance weight moves toward its target", "1/step", 0.0, 1.0)
+    alliance_threat: Any = coef(1.5, "alliance from shared threats")
+    alliance_trust: Any = coef(0.6, "alliance from mutual trust above 1/2")
+    alliance_distance: Any = coef(0.8, "alliance lost to diverging positions")
+    alliance_bloc: Any = coef(0.5, "alliance from belonging to the same bloc")
+    # trust
+    trust_decay: Any = coef(0.01, "rate at which Beta counts decay toward the prior", "1/step", 0.0, 1.0)
+    trust_prior: Any = coef(2.0, "prior Beta counts (alpha = beta = prior)", "count", 1e-3)
+    # domestic approval
+    approval_relax: Any = coef(0.05, "rate at which approval moves toward its target", "1/step", 0.0, 1.0)
+    approval_growth: Any = coef(5.0, "approval per unit annual gdp growth above trend")
+    approval_conflict: Any = coef(0.3, "approval lost at full-scale conflict")
+
+    def replace(self, **changes) -> "Params":
+        return dataclasses.replace(self, **changes)
+
+
+def params_from(values: dict[str, float] | None = None) -> Params:
+    """Params from defaults overridden by ``values``, each as an f32 array."""
+    values = dict(values or {})
+    unknown = set(values) - {f.name for f in dataclasses.fields(Params)}
+    if unknown:
+        allowed = ", ".join(f.name for f in dataclasses.fields(Params))
+        raise ValueError(f"unknown dynamics coefficient(s) {sorted(unknown)}; allowed: {allowed}")
+    merged = {f.name: values.get(f.name, f.default) for f in dataclasses.fields(Params)}
+    return Params(**{k: jnp.asarray(v, jnp.float32) for k, v in merged.items()})
+
+
+def check_params(params: Params) -> None:
+    """Raise ValueError naming the first coefficient outside its declared range."""
+    for f in dataclasses.fields(Params):
+        lo, hi = f.metadata["range"]
+        value = jnp.asarray(getattr(params, f.name))
+        if (lo is not None and bool((value < lo).any())) or (hi is not None and bool((value > hi).any())):
+            raise ValueError(
+                f"dynamics.{f.name} = {value.tolist()} is outside [{lo}, {hi if hi is not None else 'inf'}]: {f.metadata['doc']}"
+            )
+
+
+def stack_params(many: list[Params]) -> Params:
+    """Stack a list of Params along a new leading (batch) axis."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *many)
+
+
+@dataclass(frozen=True)
+class Mechanisms:
+    """Static switches: which mechanisms run.  Changing one recompiles."""
+
+    events: bool = True
+    trade: bool = True
+    economy: bool = True
+    tension: bool = True
+    alliances: bool = True
+    trust: bool = True
+    approval: bool = True

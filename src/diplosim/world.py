@@ -1,0 +1,237 @@
+"""The world as data: one immutable pytree of arrays (struct of arrays).
+
+Every field is declared once, here, with its meaning, unit and range
+(``spec``).  The docs (docs/MODEL.md), the scenario validator and the range
+tests read these declarations; nothing else defines a field.
+
+Sizes: N states, M envoys, E directed dyads, A agreement slots, K issues,
+V scheduled events, P event memberships, W watched dyads, B blocs.
+
+Dyads are a directed edge list ``src -> dst`` sorted by ``dst`` (then
+``src``), so that per-destination reductions are sorted segment sums.  Every
+dyad i->j has its reverse j->i in the list (``reverse``), which makes
+symmetric quantities (alliance, conflict) cheap to keep symmetric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+# One step is one week; the economy's annual rates are multiplied by DT.
+WEEKS_PER_YEAR = 52
+DT = 1.0 / WEEKS_PER_YEAR
+
+CHANNELS = ("official", "proxy")
+AGREEMENT_KINDS = ("ceasefire", "territorial", "sanctions_relief", "channel_restoration")
+AGREEMENT_STATUS = ("empty", "in_force", "violated", "expired")
+EVENT_KINDS = (
+    "summit",
+    "sanction",
+    "secondary_sanction",
+    "military_signal",
+    "incentive",
+    "conflict_onset",
+    "channel_restoration",
+)
+EVENT_ROLES = ("participant", "excluded")
+
+
+def spec(doc: str, unit: str = "1", lo: float | None = None, hi: float | None = None):
+    """A dataclass field declared with its meaning, unit and closed range."""
+    return dataclasses.field(metadata={"doc": doc, "unit": unit, "range": (lo, hi)})
+
+
+def describe(cls) -> list[tuple[str, str, str, tuple]]:
+    """``(name, doc, unit, range)`` of every field of a world/params class."""
+    return [
+        (f.name, f.metadata["doc"], f.metadata["unit"], f.metadata["range"])
+        for f in dataclasses.fields(cls)
+        if "doc" in f.metadata
+    ]
+
+
+def _pytree(cls):
+    return jax.tree_util.register_dataclass(dataclass(frozen=True)(cls))
+
+
+@_pytree
+class States:
+    """Per-state arrays, leading dimension N."""
+
+    power: Any = spec("military capability (defence spending)", "USD bn/yr", 0.0, None)
+    gdp: Any = spec("gross domestic product", "USD bn/yr", 0.0, None)
+    military_share: Any = spec("share of gdp spent on defence", "1", 0.0, 1.0)
+    approval: Any = spec("domestic support for the leadership", "1", 0.0, 1.0)
+    approval_baseline: Any = spec("approval the leader returns to when nothing happens (initial approval)", "1", 0.0, 1.0)
+    reliability: Any = spec("chance of honouring a commitment each step (private)", "1", 0.0, 1.0)
+    position: Any = spec("ideal point on each issue, f32[N, K]", "1", 0.0, 1.0)
+    salience: Any = spec("weight the state gives each issue, f32[N, K]", "1", 0.0, 1.0)
+    energy_supply: Any = spec("exportable oil supply", "mb/d", 0.0, None)
+    energy_demand: Any = spec("oil import demand", "mb/d", 0.0, None)
+    energy_bought: Any = spec("oil actually imported last step (starts at energy_demand)", "mb/d", 0.0, None)
+    energy_sold: Any = spec("oil actually exported last step (starts at energy_supply)", "mb/d", 0.0, None)
+    growth: Any = spec("gdp growth rate last step, annualised (starts 0)", "1/yr", None, None)
+    bloc: Any = spec("bloc label, i32[N]", "index", 0, None)
+    trade_baseline: Any = spec("trade (exports + imports) at full potential", "USD bn/yr", 0.0, None)
+
+
+@_pytree
+class Envoys:
+    """Per-envoy arrays, leading dimension M (M may be 0)."""
+
+    principal: Any = spec("state the envoy represents, i32[M]", "index", 0, None)
+    counterpart: Any = spec("state the envoy talks to, i32[M]", "index", 0, None)
+    dyad: Any = spec("dyad principal->counterpart, i32[M]", "index", 0, None)
+    channel: Any = spec("0 official, 1 proxy, i32[M]", "index", 0, 1)
+    credibility: Any = spec("how far the counterpart believes the envoy's offers", "1", 0.0, 1.0)
+    active: Any = spec("envoy currently dispatched, bool[M]", "bool", 0, 1)
+
+
+@_pytree
+class Dyads:
+    """Per directed dyad i->j arrays, leading dimension E, sorted by dst."""
+
+    src: Any = spec("state i, i32[E]", "index", 0, None)
+    dst: Any = spec("state j, i32[E] (sorted)", "index", 0, None)
+    reverse: Any = spec("index of the dyad j->i, i32[E]", "index", 0, None)
+    alliance: Any = spec("alliance weight (symmetric)", "1", 0.0, 1.0)
+    trade_potential: Any = spec("gravity-model exports i->j without frictions", "USD bn/yr", 0.0, None)
+    trade: Any = spec("exports i->j", "USD bn/yr", 0.0, None)
+    energy_flow: Any = spec("oil shipped i->j", "mb/d", 0.0, None)
+    tension: Any = spec("i's hostility toward j", "1", 0.0, 1.0)
+    trust_alpha: Any = spec("Beta count of j's observed compliance, as seen by i", "count", 0.0, None)
+    trust_beta: Any = spec("Beta count of j's observed violations, as seen by i", "count", 0.0, None)
+    sanction: Any = spec("sanctions i imposes on j", "1", 0.0, 1.0)
+    secondary_sanction: Any = spec("i penalises third parties that buy j's oil", "1", 0.0, 1.0)
+    conflict: Any = spec("armed-conflict intensity between i and j (symmetric)", "1", 0.0, 1.0)
+    channel: Any = spec("diplomatic channel level (1: embassies open)", "1", 0.0, 1.0)
+
+
+@_pytree
+class Agreements:
+    """Agreement slots, leading dimension A; status 0 marks a free slot."""
+
+    party_a: Any = spec("first party, i32[A]", "index", 0, None)
+    party_b: Any = spec("second party, i32[A]", "index", 0, None)
+    kind: Any = spec("index into AGREEMENT_KINDS, i32[A]", "index", 0, len(AGREEMENT_KINDS) - 1)
+    issue: Any = spec("issue the terms settle, i32[A]", "index", 0, None)
+    terms: Any = spec("agreed position on the issue", "1", 0.0, 1.0)
+    verification: Any = spec("probability a violation is detected", "1", 0.0, 1.0)
+    channel: Any = spec("channel it came through (0 official, 1 proxy), i32[A]", "index", 0, 1)
+    status: Any = spec("index into AGREEMENT_STATUS, i32[A]", "index", 0, len(AGREEMENT_STATUS) - 1)
+    age: Any = spec("steps since signature, i32[A]", "steps", 0, None)
+
+
+@_pytree
+class Events:
+    """The scenario's schedule, consumed inside the scan; leading dimension V."""
+
+    step: Any = spec("step at which the event fires, i32[V]", "step", 0, None)
+    kind: Any = spec("index into EVENT_KINDS, i32[V]", "index", 0, len(EVENT_KINDS) - 1)
+    actor: Any = spec("acting state, i32[V]", "index", 0, None)
+    target: Any = spec("target state, i32[V]", "index", 0, None)
+    dyad: Any = spec("dyad actor->target, i32[V]", "index", 0, None)
+    issue: Any = spec("issue on the table (summits), i32[V]", "index", 0, None)
+    magnitude: Any = spec("strength of the shock", "1", 0.0, 1.0)
+    member_event: Any = spec("event of each membership, i32[P]", "index", 0, None)
+    member_state: Any = spec("state of each membership, i32[P]", "index", 0, None)
+    member_role: Any = spec("index into EVENT_ROLES, i32[P]", "index", 0, 1)
+
+
+@_pytree
+class World:
+    """Everything the model knows at one step."""
+
+    states: States
+    envoys: Envoys
+    dyads: Dyads
+    agreements: Agreements
+    events: Events
+    watch: Any = spec("dyads reported as named indices, i32[W]", "index", 0, None)
+    energy_price: Any = spec("world oil price", "USD/bbl", 0.0, None)
+    step: Any = spec("steps taken so far, i32[]", "step", 0, None)
+    n_blocs: int = dataclasses.field(metadata={"static": True})  # B, a shape: static
+
+    @property
+    def n_states(self) -> int:
+        return self.states.gdp.shape[-1]
+
+    @property
+    def n_dyads(self) -> int:
+        return self.dyads.src.shape[-1]
+
+    def replace(self, **changes) -> "World":
+        return dataclasses.replace(self, **changes)
+
+
+def replace(obj, **changes):
+    """``dataclasses.replace`` for any of the frozen world records."""
+    return dataclasses.replace(obj, **changes)
+
+
+def trust_mean(dyads: Dyads) -> jax.Array:
+    """i's expected reliability of j, alpha / (alpha + beta): f32[E] in [0, 1]."""
+    return dyads.trust_alpha / (dyads.trust_alpha + dyads.trust_beta)
+
+
+def segment_sum_dst(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array:
+    """Sum of a per-dyad value over the dyads arriving at each state: f32[N]."""
+    return jax.ops.segment_sum(values, dyads.dst, n_states, indices_are_sorted=True)
+
+
+def segment_sum_src(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array:
+    """Sum over the dyads leaving each state, as a sorted sum over the reverses."""
+    return segment_sum_dst(values[dyads.reverse], dyads, n_states)
+
+
+def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
+    """Salience-weighted distance of positions, symmetrised: f32[E] in [0, 1].
+
+    d_ij = 1/2 (sum_k s_ik |x_ik - x_jk| / sum_k s_ik + same with s_j)
+    """
+    gap = jnp.abs(states.position[dyads.src] - states.position[dyads.dst])
+    s_i = states.salience[dyads.src]
+    s_j = states.salience[dyads.dst]
+    eps = 1e-6
+    d_i = (s_i * gap).sum(-1) / (s_i.sum(-1) + eps)
+    d_j = (s_j * gap).sum(-1) / (s_j.sum(-1) + eps)
+    return 0.5 * (d_i + d_j)
+
+
+FLOAT = jnp.float32
+INT = jnp.int32
+
+
+def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Index of the dyads ``src -> dst`` (any shape Q) by binary search, and whether each exists.
+
+    The dyad list is sorted by (dst, src), so a lexicographic binary search of
+    ceil(log2(E + 1)) rounds finds each pair with no dense N x N table.
+    Returns ``(index i32[Q], found bool[Q])``; index is E where not found.
+    """
+    n_dyads = dyads.src.shape[0]
+    lo = jnp.zeros(src.shape, INT)
+    hi = jnp.full(src.shape, n_dyads, INT)
+
+    def halve(_, bounds):
+        lo, hi = bounds
+        mid = (lo + hi) // 2
+        midc = jnp.minimum(mid, n_dyads - 1)
+        below = (dyads.dst[midc] < dst) | ((dyads.dst[midc] == dst) & (dyads.src[midc] < src))
+        return jnp.where(below, mid + 1, lo), jnp.where(below, hi, mid)
+
+    rounds = max(1, int(n_dyads).bit_length())
+    lo, _ = jax.lax.fori_loop(0, rounds, halve, (lo, hi))
+    at = jnp.minimum(lo, max(n_dyads - 1, 0))
+    found = (lo < n_dyads) & (dyads.src[at] == src) & (dyads.dst[at] == dst)
+    return jnp.where(found, lo, n_dyads), found
+
+
+def state_max_conflict(dyads: Dyads, n_states: int) -> jax.Array:
+    """Highest conflict intensity each state is engaged in: f32[N] in [0, 1]."""
+    return jax.ops.segment_max(dyads.conflict, dyads.dst, n_states, indices_are_sorted=True).clip(0.0, 1.0)
