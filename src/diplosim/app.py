@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diplosim.engine import Trajectory, run_spec, select_device, simulate
 from diplosim.io import run_metadata, run_tables, write_tables
+from diplosim.mechanisms.trade import calibrate_trade
 from diplosim.params import check_params, params_from
 from diplosim.scenario import Scenario, load_scenario
 
@@ -67,7 +68,7 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
         event_capacity=engine["event_log_capacity"],
     )
     with jax.default_device(device):
-        world = jax.device_put(scenario.world, device)
+        world = calibrate_trade(jax.device_put(scenario.world, device), params)
         _, trajectory = simulate(
             world, params, jax.random.key(config["seed"]), config["steps"], spec,
             chunk_steps=engine["chunk_steps"], progress=engine["progress"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import hydra
@@ -18,6 +19,8 @@ USER_ERRORS = (ValueError, FileNotFoundError)
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def app(cfg: DictConfig) -> None:
     from diplosim.app import run, summary
+
+    logging.getLogger("jax").setLevel(logging.WARNING)  # not the missing-TPU notice on every run
 
     out_dir = HydraConfig.get().runtime.output_dir
     try:

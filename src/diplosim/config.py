@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -28,24 +28,24 @@ class ScenarioConfig:
     kind: str = "file"
     name: str = "alaska_2025"
     description: str = ""
-    path: Optional[str] = None  # a scenario YAML outside conf/, replaces the fields below
-    start: Optional[str] = None
-    issues: List[str] = field(default_factory=list)
-    blocs: List[str] = field(default_factory=list)
-    energy_price: Optional[float] = None
+    path: str | None = None  # a scenario YAML outside conf/, replaces the fields below
+    start: str | None = None
+    issues: list[str] = field(default_factory=list)
+    blocs: list[str] = field(default_factory=list)
+    energy_price: float | None = None
     sources: Any = field(default_factory=dict)
-    assumptions: List[str] = field(default_factory=list)
-    states: List[Any] = field(default_factory=list)
-    alliances: List[Any] = field(default_factory=list)
-    trade: List[Any] = field(default_factory=list)
-    tension: List[Any] = field(default_factory=list)
-    conflict: List[Any] = field(default_factory=list)
-    sanctions: List[Any] = field(default_factory=list)
-    channels: List[Any] = field(default_factory=list)
-    trust: List[Any] = field(default_factory=list)
-    envoys: List[Any] = field(default_factory=list)
-    events: List[Any] = field(default_factory=list)
-    watch: List[Any] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    states: list[Any] = field(default_factory=list)
+    alliances: list[Any] = field(default_factory=list)
+    trade: list[Any] = field(default_factory=list)
+    tension: list[Any] = field(default_factory=list)
+    conflict: list[Any] = field(default_factory=list)
+    sanctions: list[Any] = field(default_factory=list)
+    channels: list[Any] = field(default_factory=list)
+    trust: list[Any] = field(default_factory=list)
+    envoys: list[Any] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    watch: list[Any] = field(default_factory=list)
     # synthetic worlds
     n_states: int = 1000
     dyads_per_state: int = 10
@@ -94,7 +94,7 @@ class OutputConfig:
     dyads: bool = True
     max_dyads: int = 100_000  # dyad table written only for worlds with at most this many dyads
     plot: bool = True
-    dir: Optional[str] = None  # defaults to Hydra's run directory
+    dir: str | None = None  # defaults to Hydra's run directory
 
 
 @dataclass

@@ -41,7 +41,7 @@ class Params:
     conflict_trade_damping: Any = coef(0.9, "share of trade full-scale conflict removes", "1", 0.0, 1.0)
     closed_channel_trade: Any = coef(0.6, "share of trade that survives with embassies closed", "1", 0.0, 1.0)
     energy_price_base: Any = coef(70.0, "oil price when supply meets demand", "USD/bbl", 1e-3)
-    energy_price_elasticity: Any = coef(0.15, "price elasticity of oil demand (price = base * shortfall^(-1/elasticity))", "1", 1e-3)
+    energy_price_elasticity: Any = coef(0.25, "price elasticity of oil demand (price = base * shortfall^(-1/elasticity))", "1", 1e-3)
     secondary_diversion: Any = coef(0.7, "share of purchases diverted from a seller under full secondary sanctions", "1", 0.0, 1.0)
     secondary_cost: Any = coef(0.25, "penalty paid by buyers per USD of oil bought from a seller under full secondary sanctions", "1", 0.0)
     # economy
@@ -52,13 +52,14 @@ class Params:
     conflict_power_cost: Any = coef(0.01, "share of power lost per step at full conflict", "1/step", 0.0, 1.0)
     # tension and conflict
     tension_relax: Any = coef(0.1, "rate at which tension moves toward its driven level", "1/step", 0.0, 1.0)
+    tension_noise: Any = coef(0.01, "standard deviation of random diplomatic incidents added to tension each step")
     tension_base: Any = coef(0.05, "tension between strangers", "1", 0.0, 1.0)
     tension_sanction: Any = coef(0.3, "tension from sanctions (either direction)")
     tension_conflict: Any = coef(0.5, "tension from armed conflict")
     tension_distance: Any = coef(0.4, "tension from diverging issue positions")
     tension_alliance: Any = coef(0.4, "tension removed by alliance")
     tension_trust: Any = coef(0.3, "tension removed by trust above 1/2")
-    conflict_threshold: Any = coef(0.6, "tension above which conflict escalates", "1", 0.0, 1.0)
+    conflict_threshold: Any = coef(0.8, "tension above which conflict escalates", "1", 0.0, 1.0)
     conflict_escalation: Any = coef(0.2, "conflict growth per unit tension above the threshold", "1/step")
     conflict_deescalation: Any = coef(0.05, "conflict decay per unit tension below the threshold", "1/step")
     ceasefire_cap: Any = coef(0.1, "highest conflict intensity while a ceasefire is in force", "1", 0.0, 1.0)
@@ -76,7 +77,7 @@ class Params:
     approval_growth: Any = coef(5.0, "approval per unit annual gdp growth above trend")
     approval_conflict: Any = coef(0.3, "approval lost at full-scale conflict")
 
-    def replace(self, **changes) -> "Params":
+    def replace(self, **changes) -> Params:
         return dataclasses.replace(self, **changes)
 
 

@@ -165,7 +165,7 @@ class World:
     def n_dyads(self) -> int:
         return self.dyads.src.shape[-1]
 
-    def replace(self, **changes) -> "World":
+    def replace(self, **changes) -> World:
         return dataclasses.replace(self, **changes)
 
 

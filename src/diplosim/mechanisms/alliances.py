@@ -3,7 +3,8 @@
 Reads dyads' ``alliance``, ``tension``, trust counts; states' ``bloc``,
 ``position``, ``salience``.  Writes dyads' ``alliance`` (kept symmetric).
 
-Threat felt by state j from bloc b: theta_jb = mean over k->j with bloc(k) = b of tau_kj.
+Threat felt by state j from bloc b: theta_jb = mean over k->j with bloc(k) = b
+of max(tau_kj, s_kj) (hostility or sanctions).
 For e = i->j with reverse r(e):
   shared_ij = sum_{b not in {bloc(i), bloc(j)}} theta_ib theta_jb
   target_e  = clip(a_B [bloc(i) = bloc(j)] + a_S shared_ij + a_t ((t_e + t_r(e)) / 2 - 1/2) - a_d d_ij, 0, 1)
@@ -24,7 +25,7 @@ def bloc_threat(world: World, n_blocs: int) -> jax.Array:
     d, s = world.dyads, world.states
     segment = d.dst * n_blocs + s.bloc[d.src]
     size = world.n_states * n_blocs
-    total = jax.ops.segment_sum(d.tension, segment, size)
+    total = jax.ops.segment_sum(jnp.maximum(d.tension, d.sanction), segment, size)
     count = jax.ops.segment_sum(jnp.ones_like(d.tension), segment, size)
     return (total / jnp.maximum(count, 1.0)).reshape(world.n_states, n_blocs)
 

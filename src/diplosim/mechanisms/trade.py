@@ -8,13 +8,15 @@ writes dyads' ``trade``, ``energy_flow``; states' ``energy_bought``,
 For the dyad e = i->j (exports of i to j), with r(e) its reverse:
   friction_e = (1 - sigma max(s_e, s_r(e))) (1 - kappa c_e) (phi + (1 - phi) ch_e)
   T_e       <- T_e + rho (T*_e friction_e - T_e)
-Oil: seller i's exposure to secondary sanctions X_i = min(1, sum_{a->i} q_ai);
-buyer j spreads its demand D_j over sellers in proportion to
-  w_e = S_i friction_e (1 - psi X_i),   desired_e = D_j w_e / sum_{e' -> j} w_e'
-and each seller fills its orders up to its supply:
-  F_e = desired_e min(1, S_i / sum_{e' from i} desired_e')
-World price from scarcity (eps: price elasticity of demand):
-  P = P0 (sum_j D_j / sum_e F_e)^(1 / eps)   (shortfall capped at 3x)
+Oil: seller i's exposure to secondary sanctions X_i = min(1, sum_{a->i} q_ai).
+The market clears in R rounds (R = MARKET_ROUNDS); in each round buyer j
+spreads its unmet demand U_j over sellers with capacity left C_i,
+  w_e = C_i friction_e (1 - psi X_i),   desired_e = U_j w_e / sum_{e' -> j} w_e'
+and each seller fills its orders up to its capacity left:
+  F_e += desired_e min(1, C_i / sum_{e' from i} desired_e')
+(round 1 has U = D and C = S).  World price from scarcity (eps: price
+elasticity of demand), the shortfall capped at 2:
+  P = P0 (sum_j D_j / sum_e F_e)^(1 / eps)
 """
 
 from __future__ import annotations
@@ -44,26 +46,45 @@ def secondary_exposure(world: World) -> jax.Array:
     return segment_sum_dst(world.dyads.secondary_sanction, world.dyads, world.n_states).clip(0.0, 1.0)
 
 
+MARKET_ROUNDS = 4
+
+
 def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> jax.Array:
-    """Oil shipped on each dyad: f32[E] >= 0, mb/d."""
+    """Oil shipped on each dyad after MARKET_ROUNDS rounds of clearing: f32[E] >= 0, mb/d."""
     d, s = world.dyads, world.states
     n = world.n_states
-    exposure = secondary_exposure(world)
-    weight = s.energy_supply[d.src] * friction_e * (1.0 - params.secondary_diversion * exposure[d.src])
-    share = weight / (segment_sum_dst(weight, d, n)[d.dst] + _TINY)
-    desired = s.energy_demand[d.dst] * share
-    ordered = segment_sum_src(desired, d, n)
-    fill = jnp.minimum(1.0, s.energy_supply / (ordered + _TINY))
-    return desired * fill[d.src]
+    openness = friction_e * (1.0 - params.secondary_diversion * secondary_exposure(world)[d.src])
+    flow = jnp.zeros_like(friction_e)
+    for _ in range(MARKET_ROUNDS):
+        unmet = jnp.maximum(s.energy_demand - segment_sum_dst(flow, d, n), 0.0)
+        capacity = jnp.maximum(s.energy_supply - segment_sum_src(flow, d, n), 0.0)
+        weight = capacity[d.src] * openness
+        desired = unmet[d.dst] * weight / (segment_sum_dst(weight, d, n)[d.dst] + _TINY)
+        fill = jnp.minimum(1.0, capacity / (segment_sum_src(desired, d, n) + _TINY))
+        flow = flow + desired * fill[d.src]
+    return flow
 
 
 def energy_price(world: World, params: Params, flow: jax.Array) -> jax.Array:
     """World oil price from the shortfall of deliveries against demand: f32[], USD/bbl."""
     demand = world.states.energy_demand.sum()
     delivered = flow.sum()
-    shortfall = jnp.clip(demand / (delivered + _TINY), 1.0, 3.0)
+    shortfall = jnp.clip(demand / (delivered + _TINY), 1.0, 2.0)
     shortfall = jnp.where(demand > 0, shortfall, 1.0)
     return params.energy_price_base * shortfall ** (1.0 / params.energy_price_elasticity)
+
+
+def calibrate_trade(world: World, params: Params) -> World:
+    """Read the scenario's trade as observed flows: set T*_e = T_e / friction_e.
+
+    Scenario files give trade as observed (already damped by the sanctions,
+    conflicts and closed channels of step 0); the frictionless potential that
+    the dynamics relax toward is what lies behind it.  Called once, before a
+    run, with the run's parameters.
+    """
+    friction_e = friction(world, params)
+    potential = world.dyads.trade / jnp.maximum(friction_e, 1e-3)
+    return replace(world, dyads=replace(world.dyads, trade_potential=potential))
 
 
 def trade_and_energy(world: World, params: Params, key: jax.Array) -> World:

@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from diplosim.mechanisms.metrics import ENDOGENOUS_EVENTS, bloc_cohesion, detect_events, metrics
+from diplosim.world import replace
+from worlds import TINY_INDEX
+
+
+def test_cohesion_and_polarisation_by_hand(world):
+    np.testing.assert_allclose(bloc_cohesion(world), [0.8, 0.0])
+    tension = world.dyads.tension.at[TINY_INDEX[(0, 2)]].set(0.6)
+    m = metrics(world.replace(dyads=replace(world.dyads, tension=tension)))
+    # across blocs: four dyads, tensions 0.6, 0.2, 0.2, 0.2; within: two at 0.2
+    assert float(m["polarisation"]) == pytest.approx(0.3 - 0.2)
+    assert float(m["watch_tension"][0]) == pytest.approx(0.6)
+    assert float(m["watch_relation"][0]) == pytest.approx(0.5 - 0.6)
+
+
+def test_detect_events_records_crossings_with_actor_and_target(world):
+    e = TINY_INDEX[(0, 2)]
+    after = world.replace(dyads=replace(world.dyads, sanction=world.dyads.sanction.at[e].set(0.9),
+                                        conflict=world.dyads.conflict.at[e].set(0.5).at[TINY_INDEX[(2, 0)]].set(0.5)))
+    log = detect_events(world, after, capacity=4)
+    kinds = [ENDOGENOUS_EVENTS[k] for k in np.asarray(log["kind"]) if k >= 0]
+    assert sorted(kinds) == ["conflict_onset", "sanction_imposed"]
+    first = int(np.argmax(np.asarray(log["kind"]) == ENDOGENOUS_EVENTS.index("sanction_imposed")))
+    assert (int(log["actor"][first]), int(log["target"][first])) == (0, 2)
+    assert int(log["dropped"]) == 0
+    assert int(detect_events(world, after, capacity=1)["dropped"]) == 1

@@ -1,0 +1,56 @@
+import jax
+import numpy as np
+import pytest
+
+from diplosim.mechanisms.tension import tension_and_conflict, tension_drive
+from diplosim.params import params_from
+from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, replace
+from worlds import TINY_INDEX
+
+KEY = jax.random.key(0)
+A_B, A_C, C_A = TINY_INDEX[(0, 1)], TINY_INDEX[(0, 2)], TINY_INDEX[(2, 0)]
+QUIET = {"tension_noise": 0.0}
+
+
+def test_drive_by_hand(world):
+    params = params_from({**QUIET, "tension_base": 0.05, "tension_sanction": 0.3, "tension_distance": 0.4,
+                          "tension_alliance": 0.4, "tension_trust": 0.3, "tension_conflict": 0.5})
+    w = world.replace(dyads=replace(world.dyads, sanction=world.dyads.sanction.at[C_A].set(0.5)))
+    drive = np.asarray(tension_drive(w, params))
+    # A->C: positions 0.2 vs 0.9 on issue 0; A's salience (1, 0), C's (1, 0): distance 0.7
+    assert drive[A_C] == pytest.approx(0.05 + 0.3 * 0.5 + 0.4 * 0.7 - 0.4 * 0.1, abs=1e-6)
+    # A->B: distance 1/2 (0.1 + (0.5 * 0.1) / 1) = 0.075, alliance 0.8 pulls below 0: clipped
+    assert drive[A_B] == 0.0
+
+
+def test_conflict_escalates_above_threshold_stronger_side_harder_and_stays_symmetric(world):
+    params = params_from({**QUIET, "conflict_threshold": 0.6, "conflict_escalation": 0.2, "tension_relax": 0.0})
+    tension = world.dyads.tension.at[A_C].set(0.9).at[C_A].set(0.7)
+    after = tension_and_conflict(world.replace(dyads=replace(world.dyads, tension=tension)), params, KEY)
+    c = np.asarray(after.dyads.conflict)
+    # allies deter: C's allies bring 0.1 * 100 + 0.1 * 50, A's bring 0.8 * 50 + 0.1 * 80
+    from_a = 0.2 * 0.3 * 2 * 100 / (100 + 80 + 15)
+    from_c = 0.2 * 0.1 * 2 * 80 / (80 + 100 + 48)
+    assert c[A_C] == pytest.approx(max(from_a, from_c)) and c[C_A] == pytest.approx(c[A_C])
+    assert c[A_B] == 0.0
+
+
+def test_ceasefire_caps_conflict(world):
+    params = params_from({**QUIET, "ceasefire_cap": 0.1})
+    a = world.agreements
+    agreements = replace(a, party_a=a.party_a.at[0].set(2), party_b=a.party_b.at[0].set(0),
+                         kind=a.kind.at[0].set(AGREEMENT_KINDS.index("ceasefire")),
+                         status=a.status.at[0].set(AGREEMENT_STATUS.index("in_force")))
+    dyads = replace(world.dyads, conflict=world.dyads.conflict.at[A_C].set(0.8).at[C_A].set(0.8))
+    after = tension_and_conflict(world.replace(agreements=agreements, dyads=dyads), params, KEY)
+    assert after.dyads.conflict[A_C] == pytest.approx(0.1) and after.dyads.conflict[C_A] == pytest.approx(0.1)
+
+
+def test_incidents_depend_on_the_key_and_stay_in_range(world):
+    params = params_from({"tension_noise": 0.5})
+    one = tension_and_conflict(world, params, jax.random.key(1)).dyads.tension
+    two = tension_and_conflict(world, params, jax.random.key(2)).dyads.tension
+    again = tension_and_conflict(world, params, jax.random.key(1)).dyads.tension
+    assert not np.allclose(one, two)
+    np.testing.assert_array_equal(one, again)
+    assert float(one.min()) >= 0.0 and float(one.max()) <= 1.0

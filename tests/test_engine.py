@@ -1,0 +1,118 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diplosim.engine import RunSpec, chunk_plan, simulate, simulate_batch, step, step_jit
+from diplosim.params import Mechanisms, params_from, stack_params
+from diplosim.world import Dyads, States, describe
+
+KEY = jax.random.key(7)
+
+
+def _leaves_close(a, b, rtol=1e-5):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=1e-6)
+
+
+def test_step_keeps_shapes_and_dtypes(world):
+    new, m = step_jit(world, params_from(), KEY)
+    for before, after in zip(jax.tree.leaves(world), jax.tree.leaves(new)):
+        assert before.shape == after.shape and before.dtype == after.dtype
+    assert int(new.step) == 1
+    assert m["cohesion"].shape == (2,) and m["watch_tension"].shape == (1,)
+
+
+def test_step_jit_equals_eager(world):
+    _leaves_close(step(world, params_from(), KEY), step_jit(world, params_from(), KEY))
+
+
+def test_step_vmaps_over_params_and_keys(world):
+    many = stack_params([params_from({"trade_relax": r}) for r in (0.1, 0.5)])
+    keys = jax.random.split(KEY, 2)
+    batched, _ = jax.vmap(step, in_axes=(None, 0, 0))(world, many, keys)
+    for i, r in enumerate((0.1, 0.5)):
+        single, _ = step(world, params_from({"trade_relax": r}), keys[i])
+        _leaves_close(jax.tree.map(lambda x: x[i], batched), single)
+
+
+def test_mechanism_switch_turns_a_mechanism_off(world):
+    off = Mechanisms(trade=False)
+    new, _ = step(world, params_from(), KEY, off)
+    np.testing.assert_array_equal(new.dyads.trade, world.dyads.trade)
+
+
+def test_simulate_records_every_step_and_samples(world):
+    spec = RunSpec(every=4, sample_dyads=True)
+    final, traj = simulate(world, params_from(), KEY, 10, spec)
+    assert int(final.step) == 10
+    np.testing.assert_array_equal(traj.metrics["step"], np.arange(11))
+    np.testing.assert_array_equal(traj.sample_steps, [0, 4, 8, 10])
+    assert traj.states["gdp"].shape == (4, 3) and traj.dyads["trade"].shape == (4, 6)
+    assert traj.events["kind"].shape == (10, spec.event_capacity)
+
+
+def test_chunking_does_not_change_results(world):
+    spec = RunSpec(every=2)
+    a_final, a = simulate(world, params_from(), KEY, 12, spec, chunk_steps=12)
+    b_final, b = simulate(world, params_from(), KEY, 12, spec, chunk_steps=4, progress=True)
+    _leaves_close(a_final, b_final, rtol=0)
+    for name in a.metrics:
+        np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
+
+
+def test_same_seed_same_run_different_seed_different_run(world):
+    _, a = simulate(world, params_from(), jax.random.key(1), 8)
+    _, b = simulate(world, params_from(), jax.random.key(1), 8)
+    _, c = simulate(world, params_from(), jax.random.key(2), 8)
+    np.testing.assert_array_equal(a.states["approval"], b.states["approval"])
+    np.testing.assert_array_equal(a.metrics["polarisation"], b.metrics["polarisation"])
+    assert not np.array_equal(a.metrics["polarisation"], c.metrics["polarisation"])
+
+
+def test_simulate_batch_equals_runs_one_by_one(world):
+    values = (0.05, 0.3, 0.6)
+    many = stack_params([params_from({"tension_relax": v}) for v in values])
+    keys = jax.random.split(KEY, 3)
+    finals, traj = simulate_batch(world, many, keys, 9, RunSpec(every=3))
+    assert traj.metrics["gdp_total"].shape == (3, 10)
+    for i, v in enumerate(values):
+        final, one = simulate(world, params_from({"tension_relax": v}), keys[i], 9, RunSpec(every=3))
+        _leaves_close(jax.tree.map(lambda x: x[i], finals), final)
+        np.testing.assert_allclose(traj.metrics["polarisation"][i], one.metrics["polarisation"], rtol=1e-5, atol=1e-6)
+
+
+def test_simulate_batch_rejects_mismatched_batch(world):
+    with pytest.raises(ValueError, match="leading batch axis"):
+        simulate_batch(world, stack_params([params_from()] * 2), jax.random.split(KEY, 3), 2)
+
+
+@pytest.mark.parametrize("steps, every, chunk, expected", [
+    (10, 1, 5, [(5, 1), (5, 1)]),
+    (10, 4, 0, [(1, 4), (1, 4), (1, 2)]),
+    (0, 1, 0, []),
+    (7, 2, 100, [(3, 2), (1, 1)]),
+])
+def test_chunk_plan_covers_every_step(steps, every, chunk, expected):
+    plan = chunk_plan(steps, every, chunk)
+    assert plan == expected
+    assert sum(s * e for s, e in plan) == steps
+
+
+def test_bounded_fields_stay_in_range_over_a_long_run(world):
+    final, _ = simulate(world, params_from({"tension_noise": 0.2}), KEY, 60)
+    for record, cls in ((final.states, States), (final.dyads, Dyads)):
+        for name, _doc, unit, (lo, hi) in describe(cls):
+            values = np.asarray(getattr(record, name), np.float64)
+            assert np.isfinite(values).all(), name
+            if lo is not None:
+                assert values.min() >= lo - 1e-6, name
+            if hi is not None:
+                assert values.max() <= hi + 1e-6, name
+
+
+def test_world_is_a_pytree_with_static_blocs(world):
+    leaves, treedef = jax.tree.flatten(world)
+    assert all(isinstance(x, jnp.ndarray) for x in leaves)
+    rebuilt = jax.tree.unflatten(treedef, leaves)
+    assert rebuilt.n_blocs == world.n_blocs == 2

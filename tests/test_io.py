@@ -1,0 +1,107 @@
+"""Parquet output: every table readable by pyarrow, DuckDB and polars; metadata; atomic writes; determinism."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hydra import compose, initialize_config_module
+
+from diplosim.app import run
+from diplosim.config import register_configs
+from diplosim.io import METADATA_KEY, atomic_write, read_metadata
+
+register_configs()
+
+
+def _config(*overrides):
+    with initialize_config_module(config_module="diplosim.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=["steps=6", "output.every=2", "engine.progress=false", *overrides])
+
+
+@pytest.fixture(scope="module")
+def alaska_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("alaska")
+    return run(_config(), out)
+
+
+def test_all_tables_written_and_no_temporary_files(alaska_run):
+    names = sorted(p.name for p in alaska_run.out_dir.iterdir())
+    assert names == ["dyads.parquet", "events.parquet", "metrics.parquet", "metrics.png", "states.parquet"]
+
+
+def test_tables_read_with_pyarrow_duckdb_and_polars(alaska_run):
+    for name in ("metrics", "states", "dyads", "events"):
+        path = alaska_run.paths[name]
+        table = pq.read_table(path)
+        via_duckdb = duckdb.sql(f"select count(*) from '{path}'").fetchall()[0][0]
+        via_polars = pl.read_parquet(path)
+        assert table.num_rows == via_duckdb == via_polars.height > 0
+        assert table.column("run_id").unique().to_pylist() == [alaska_run.run_id]
+
+
+def test_metrics_has_one_row_per_step_with_named_columns(alaska_run):
+    metrics = pq.read_table(alaska_run.paths["metrics"])
+    assert metrics.column("step").to_pylist() == list(range(7))
+    for column in ("energy_price", "polarisation", "conflict_total", "cohesion_nato_eu", "us_russia_relation", "us_russia_tension"):
+        assert column in metrics.column_names
+    assert np.isfinite(metrics.column("energy_price").to_numpy()).all()
+
+
+def test_states_are_long_form_with_dictionary_names(alaska_run):
+    states = pq.read_table(alaska_run.paths["states"])
+    assert pa.types.is_dictionary(states.schema.field("state").type)
+    assert sorted(set(states.column("step").to_pylist())) == [0, 2, 4, 6]
+    n = len(alaska_run.scenario.states)
+    assert states.num_rows == 4 * n
+    russia = duckdb.sql(f"select gdp from '{alaska_run.paths['states']}' where state = 'Russia' and step = 0").fetchall()[0][0]
+    assert russia == pytest.approx(2161, rel=0.01)
+
+
+def test_events_table_has_the_summit_with_exclusions(alaska_run):
+    events = pl.read_parquet(alaska_run.paths["events"])
+    summit = events.filter(pl.col("kind") == "summit").row(0, named=True)
+    assert summit["actor"] == "United States" and summit["target"] == "Russia"
+    assert set(summit["excluded"]) >= {"Ukraine", "Germany", "France", "United Kingdom", "Poland"}
+    assert set(events["origin"].unique()) <= {"scheduled", "endogenous"}
+
+
+def test_schema_metadata_records_config_seed_versions_backend(alaska_run):
+    meta = read_metadata(alaska_run.paths["dyads"])
+    assert meta["seed"] == 0 and meta["run_id"] == alaska_run.run_id
+    assert meta["config"]["scenario"]["name"] == "alaska_2025" and meta["config"]["steps"] == 6
+    assert {"jax", "pyarrow", "numpy", "hydra-core"} <= set(meta["versions"])
+    assert meta["jax_backend"] == "cpu"
+    raw = pq.read_schema(alaska_run.paths["metrics"]).metadata[METADATA_KEY]
+    assert json.loads(raw) == read_metadata(alaska_run.paths["metrics"])
+
+
+def test_same_config_same_bytes_other_seed_other_data(alaska_run, tmp_path):
+    again = run(_config(), tmp_path / "again")
+    for name in ("metrics", "states", "dyads", "events"):
+        assert Path(again.paths[name]).read_bytes() == Path(alaska_run.paths[name]).read_bytes(), name
+    other = run(_config("seed=1", "output.plot=false"), tmp_path / "other")
+    a = pq.read_table(alaska_run.paths["dyads"]).column("tension").to_numpy()
+    b = pq.read_table(other.paths["dyads"]).column("tension").to_numpy()
+    assert not np.array_equal(a, b)
+
+
+def test_synthetic_run_and_large_world_dyad_switch(tmp_path):
+    result = run(_config("scenario=synthetic", "scenario.n_states=60", "output.max_dyads=10", "output.plot=false"), tmp_path)
+    assert "dyads" not in result.paths  # too many dyads for the configured limit
+    states = pq.read_table(result.paths["states"])
+    assert states.num_rows == 4 * 60
+
+
+def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path):
+    def broken(tmp):
+        Path(tmp).write_bytes(b"half a file")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "metrics.parquet", broken)
+    assert list(tmp_path.iterdir()) == []
