@@ -33,7 +33,7 @@ def test_step_vmaps_over_params_and_keys(world):
     batched, _ = jax.vmap(step, in_axes=(None, 0, 0))(world, many, keys)
     for i, r in enumerate((0.1, 0.5)):
         single, _ = step(world, params_from({"trade_relax": r}), keys[i])
-        _leaves_close(jax.tree.map(lambda x: x[i], batched), single)
+        _leaves_close(jax.tree.map(lambda x, i=i: x[i], batched), single)
 
 
 def test_mechanism_switch_turns_a_mechanism_off(world):
@@ -78,7 +78,7 @@ def test_simulate_batch_equals_runs_one_by_one(world):
     assert traj.metrics["gdp_total"].shape == (3, 10)
     for i, v in enumerate(values):
         final, one = simulate(world, params_from({"tension_relax": v}), keys[i], 9, RunSpec(every=3))
-        _leaves_close(jax.tree.map(lambda x: x[i], finals), final)
+        _leaves_close(jax.tree.map(lambda x, i=i: x[i], finals), final)
         np.testing.assert_allclose(traj.metrics["polarisation"][i], one.metrics["polarisation"], rtol=1e-5, atol=1e-6)
 
 
@@ -102,7 +102,7 @@ def test_chunk_plan_covers_every_step(steps, every, chunk, expected):
 def test_bounded_fields_stay_in_range_over_a_long_run(world):
     final, _ = simulate(world, params_from({"tension_noise": 0.2}), KEY, 60)
     for record, cls in ((final.states, States), (final.dyads, Dyads)):
-        for name, _doc, unit, (lo, hi) in describe(cls):
+        for name, _doc, _unit, (lo, hi) in describe(cls):
             values = np.asarray(getattr(record, name), np.float64)
             assert np.isfinite(values).all(), name
             if lo is not None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from diplosim.world import Agreements, Dyads, Envoys, Events, States, World
 
-F, I = jnp.float32, jnp.int32
+F, I = jnp.float32, jnp.int32  # noqa: E741
 
 
 def tiny_world(n_agreements: int = 4) -> World:
@@ -38,6 +38,7 @@ def tiny_world(n_agreements: int = 4) -> World:
         energy_bought=jnp.array([1.0, 1.0, 0.0], F),
         energy_sold=jnp.array([0.0, 0.0, 2.1], F),
         growth=jnp.zeros(3, F),
+        conflict_baseline=jnp.zeros(3, F),
         bloc=jnp.array([0, 0, 1], I),
         trade_baseline=jnp.array([40.0, 40.0, 40.0], F),
     )
@@ -86,7 +87,7 @@ def tiny_world(n_agreements: int = 4) -> World:
     )
     return World(
         states=states, envoys=envoys, dyads=dyads, agreements=agreements, events=events,
-        watch=jnp.array([index[(0, 2)]], I), energy_price=jnp.asarray(70.0, F),
+        watch=jnp.array([index[(0, 2)]], I), issue_agreement=jnp.array([0, 2], I), energy_price=jnp.asarray(70.0, F),
         step=jnp.asarray(0, I), n_blocs=2,
     )
 

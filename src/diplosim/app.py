@@ -47,6 +47,13 @@ def run_id_of(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def use_compile_cache(directory: str) -> None:
+    """Keep compiled XLA programs on disk: a second run of the same shapes skips compilation."""
+    if directory:
+        jax.config.update("jax_compilation_cache_dir", str(Path(directory).expanduser()))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
     """Run the configured scenario and write its tables (and plot) into ``out_dir``."""
     started = time.perf_counter()
@@ -59,6 +66,7 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
     scenario = load_scenario(config["scenario"], agreement_slots=engine["agreement_slots"])
     params = params_from(config["dynamics"])
     check_params(params)
+    use_compile_cache(engine["compile_cache"])
     device = select_device(engine["device"])
     spec = run_spec(
         engine["mechanisms"],

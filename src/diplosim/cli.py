@@ -31,7 +31,16 @@ def app(cfg: DictConfig) -> None:
     print(summary(result))
 
 
+SUBCOMMANDS = {"bargain": "diplosim.bargain_cli"}
+
+
 def main() -> None:
+    """``diplosim [hydra overrides]`` runs a scenario; ``diplosim bargain ...`` runs the bargaining model alone."""
+    if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        import importlib
+
+        command = importlib.import_module(SUBCOMMANDS[sys.argv[1]])
+        sys.exit(command.main(sys.argv[2:]))
     app()
 
 

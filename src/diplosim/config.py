@@ -46,6 +46,7 @@ class ScenarioConfig:
     envoys: list[Any] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
     watch: list[Any] = field(default_factory=list)
+    issue_agreements: Any = field(default_factory=dict)
     # synthetic worlds
     n_states: int = 1000
     dyads_per_state: int = 10
@@ -82,6 +83,8 @@ class EngineConfig:
     agreement_slots: int = 16
     event_log_capacity: int = 64  # endogenous events recorded per step
     progress: bool = True
+    # compiled programs are kept here and reused by later runs of the same shapes ("" turns it off)
+    compile_cache: str = "${oc.env:DIPLOSIM_COMPILE_CACHE,${oc.env:HOME,.}/.cache/diplosim/xla}"
     mechanisms: MechanismsConfig = field(default_factory=MechanismsConfig)
 
 

@@ -19,7 +19,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diplosim.mechanisms import alliances, approval, economy, events, tension, trade, trust
+from diplosim.mechanisms import (
+    agreements,
+    alliances,
+    approval,
+    decisions,
+    economy,
+    events,
+    negotiation,
+    tension,
+    trade,
+    trust,
+)
 from diplosim.mechanisms.metrics import detect_events, metrics
 from diplosim.params import Mechanisms, Params
 from diplosim.world import World
@@ -27,6 +38,9 @@ from diplosim.world import World
 # Fixed per-mechanism key streams: adding a mechanism never changes another's draws.
 KEY_STREAM = {
     "events": 1,
+    "decisions": 2,
+    "negotiation": 3,
+    "agreements": 4,
     "trade": 5,
     "economy": 6,
     "tension": 7,
@@ -47,6 +61,9 @@ def _pipeline(n_blocs: int):
     """The process order of docs/MODEL.md, as (switch name, function)."""
     return (
         ("events", events.scheduled_events),
+        ("decisions", decisions.decisions),
+        ("negotiation", negotiation.negotiation),
+        ("agreements", agreements.agreements),
         ("trade", trade.trade_and_energy),
         ("economy", economy.economy),
         ("tension", tension.tension_and_conflict),

@@ -35,6 +35,40 @@ class Params:
     incentive_trust: Any = coef(2.0, "Beta compliance counts added by an incentive of magnitude 1", "count")
     exclusion_alliance: Any = coef(0.15, "alliance weight an excluded stakeholder loses toward each participant, times its salience")
     exclusion_trust: Any = coef(3.0, "Beta violation counts an excluded stakeholder adds toward each participant, times its salience", "count")
+    # decisions (default rules)
+    sanction_impose_tension: Any = coef(0.75, "tension above which a state raises sanctions on a non-ally", "1", 0.0, 1.0)
+    sanction_lift_tension: Any = coef(0.3, "tension below which a state lifts its sanctions", "1", 0.0, 1.0)
+    sanction_rate: Any = coef(0.05, "rate at which sanctions move toward imposed (1) or lifted (0)", "1/step", 0.0, 1.0)
+    sanction_ally_limit: Any = coef(0.3, "alliance weight above which a state never sanctions", "1", 0.0, 1.0)
+    secondary_tension: Any = coef(0.8, "tension above which a sanctioning great power threatens buyers of the target's oil", "1", 0.0, 1.0)
+    secondary_rate: Any = coef(0.1, "rate at which secondary sanctions move toward threatened (1) or withdrawn (0)", "1/step", 0.0, 1.0)
+    envoy_tension: Any = coef(0.25, "tension (either way) above which an envoy is dispatched", "1", 0.0, 1.0)
+    envoy_channel: Any = coef(0.05, "lowest diplomatic-channel level through which an envoy can work", "1", 0.0, 1.0)
+    ceasefire_approval: Any = coef(0.45, "approval below which a state at war proposes a ceasefire", "1", 0.0, 1.0)
+    ceasefire_power_share: Any = coef(0.4, "power share p_i / (p_i + p_j) below which a state at war proposes a ceasefire", "1", 0.0, 1.0)
+    goodwill_tension: Any = coef(0.05, "tension the proposer sheds toward its enemy when a ceasefire offer is not reciprocated", "1", 0.0, 1.0)
+    signal_rate: Any = coef(0.2, "chance per step of a military signal, per unit tension above signal_threshold", "1/step", 0.0, 1.0)
+    signal_threshold: Any = coef(0.7, "tension above which states signal militarily", "1", 0.0, 1.0)
+    signal_size: Any = coef(0.3, "magnitude of an endogenous military signal (in units of signal_tension)", "1", 0.0, 1.0)
+    # negotiation
+    summit_speed: Any = coef(0.8, "share of the bargaining model's move made per round at a summit", "1", 0.0, 1.0)
+    envoy_speed: Any = coef(0.3, "share of the bargaining model's move made per round through an official envoy", "1", 0.0, 1.0)
+    proxy_speed: Any = coef(0.6, "share of the bargaining model's move made per round through a proxy envoy (faster)", "1", 0.0, 1.0)
+    flexibility_floor: Any = coef(0.3, "flexibility of a leader at zero approval (1 at full approval)", "1", 0.0, 1.0)
+    agreement_gap: Any = coef(0.1, "largest position gap at which the two principals sign an agreement", "1", 0.0, 1.0)
+    approval_deal: Any = coef(0.1, "approval a party gains (loses) from terms at (opposite to) its position, times salience")
+    # agreements
+    agreement_duration: Any = coef(52.0, "steps after which an agreement expires", "steps", 1.0)
+    violation_rate: Any = coef(0.05, "chance per step that a fully unreliable party breaks an agreement (times 1 - reliability)", "1/step", 0.0, 1.0)
+    proxy_violation_factor: Any = coef(3.0, "how much more often commitments made through a proxy are broken", "1", 1.0)
+    verification_official: Any = coef(0.8, "verification (detection probability) of agreements through official channels", "1", 0.0, 1.0)
+    verification_proxy: Any = coef(0.4, "verification of agreements through proxy channels", "1", 0.0, 1.0)
+    compliance_trust: Any = coef(0.2, "Beta compliance counts a party earns per step of observed compliance (official)", "count")
+    proxy_trust_factor: Any = coef(0.5, "share of compliance trust earned through a proxy agreement", "1", 0.0, 1.0)
+    violation_trust: Any = coef(4.0, "Beta violation counts the other party adds on a detected violation", "count")
+    violation_tension: Any = coef(0.3, "tension added both ways on a detected violation", "1", 0.0, 1.0)
+    snapback_sanction: Any = coef(0.8, "sanction level the other party snaps back to on a detected violation", "1", 0.0, 1.0)
+    relief_rate: Any = coef(0.2, "rate at which sanctions between the parties fall under a sanctions-relief agreement", "1/step", 0.0, 1.0)
     # trade and energy
     trade_relax: Any = coef(0.2, "rate at which trade moves toward its frictional target", "1/step", 0.0, 1.0)
     sanction_trade_damping: Any = coef(0.8, "share of trade a full sanction removes", "1", 0.0, 1.0)
@@ -59,10 +93,11 @@ class Params:
     tension_distance: Any = coef(0.4, "tension from diverging issue positions")
     tension_alliance: Any = coef(0.4, "tension removed by alliance")
     tension_trust: Any = coef(0.3, "tension removed by trust above 1/2")
+    tension_bloc_conflict: Any = coef(0.3, "tension toward a state at war with one's own bloc")
     conflict_threshold: Any = coef(0.8, "tension above which conflict escalates", "1", 0.0, 1.0)
     conflict_escalation: Any = coef(0.2, "conflict growth per unit tension above the threshold", "1/step")
     conflict_deescalation: Any = coef(0.05, "conflict decay per unit tension below the threshold", "1/step")
-    ceasefire_cap: Any = coef(0.1, "highest conflict intensity while a ceasefire is in force", "1", 0.0, 1.0)
+    ceasefire_cap: Any = coef(0.05, "highest conflict intensity while a ceasefire is in force", "1", 0.0, 1.0)
     # alliances
     alliance_relax: Any = coef(0.02, "rate at which alliance weight moves toward its target", "1/step", 0.0, 1.0)
     alliance_threat: Any = coef(1.5, "alliance from shared threats")
@@ -113,6 +148,9 @@ class Mechanisms:
     """Static switches: which mechanisms run.  Changing one recompiles."""
 
     events: bool = True
+    decisions: bool = True
+    negotiation: bool = True
+    agreements: bool = True
     trade: bool = True
     economy: bool = True
     tension: bool = True

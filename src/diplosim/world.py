@@ -76,6 +76,7 @@ class States:
     energy_bought: Any = spec("oil actually imported last step (starts at energy_demand)", "mb/d", 0.0, None)
     energy_sold: Any = spec("oil actually exported last step (starts at energy_supply)", "mb/d", 0.0, None)
     growth: Any = spec("gdp growth rate last step, annualised (starts 0)", "1/yr", None, None)
+    conflict_baseline: Any = spec("highest conflict intensity at step 0 (already reflected in approval and gdp)", "1", 0.0, 1.0)
     bloc: Any = spec("bloc label, i32[N]", "index", 0, None)
     trade_baseline: Any = spec("trade (exports + imports) at full potential", "USD bn/yr", 0.0, None)
 
@@ -153,6 +154,7 @@ class World:
     agreements: Agreements
     events: Events
     watch: Any = spec("dyads reported as named indices, i32[W]", "index", 0, None)
+    issue_agreement: Any = spec("agreement kind a deal on each issue makes (index into AGREEMENT_KINDS, -1: none), i32[K]", "index", -1, len(AGREEMENT_KINDS) - 1)
     energy_price: Any = spec("world oil price", "USD/bbl", 0.0, None)
     step: Any = spec("steps taken so far, i32[]", "step", 0, None)
     n_blocs: int = dataclasses.field(metadata={"static": True})  # B, a shape: static

@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from diplosim.mechanisms.events import scheduled_events
+from diplosim.mechanisms.events import apply_exclusions, scheduled_events
 from diplosim.params import params_from
 from diplosim.world import replace
 from worlds import TINY_INDEX
@@ -25,13 +25,15 @@ def test_sanction_fires_on_its_step_only(world):
 def test_excluded_stakeholder_loses_alliance_and_trust(world):
     # summit at step 1: A and C participate on issue 0, B excluded with salience 0.5 on it
     params = params_from({"exclusion_alliance": 0.2, "exclusion_trust": 3.0})
-    after = scheduled_events(world.replace(step=world.step + 1), params, KEY)
+    after = apply_exclusions(world.replace(step=world.step + 1), params)
     a, b = np.asarray(after.dyads.alliance), np.asarray(after.dyads.trust_beta)
     assert a[B_A] == pytest.approx(0.8 - 0.5 * 0.2) and a[A_B] == pytest.approx(a[B_A])
     assert a[B_C] == pytest.approx(0.1 - 0.5 * 0.2) and a[C_B] == pytest.approx(a[B_C])
     assert b[B_A] == pytest.approx(2.0 + 0.5 * 3.0) and b[B_C] == pytest.approx(2.0 + 0.5 * 3.0)
-    # participants' own ties and beliefs are untouched
+    # participants' own ties and beliefs are untouched, and nothing happens on other steps
     assert a[A_C] == pytest.approx(0.1) and b[A_B] == pytest.approx(2.0)
+    quiet = apply_exclusions(world, params)
+    np.testing.assert_array_equal(quiet.dyads.alliance, world.dyads.alliance)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from worlds import TINY_INDEX
 
 KEY = jax.random.key(0)
 A_B, A_C, C_A = TINY_INDEX[(0, 1)], TINY_INDEX[(0, 2)], TINY_INDEX[(2, 0)]
+B_C, C_B = TINY_INDEX[(1, 2)], TINY_INDEX[(2, 1)]
 QUIET = {"tension_noise": 0.0}
 
 
@@ -23,16 +24,30 @@ def test_drive_by_hand(world):
     assert drive[A_B] == 0.0
 
 
-def test_conflict_escalates_above_threshold_stronger_side_harder_and_stays_symmetric(world):
+def test_conflict_escalates_only_against_a_weaker_coalition_and_stays_symmetric(world):
     params = params_from({**QUIET, "conflict_threshold": 0.6, "conflict_escalation": 0.2, "tension_relax": 0.0})
     tension = world.dyads.tension.at[A_C].set(0.9).at[C_A].set(0.7)
     after = tension_and_conflict(world.replace(dyads=replace(world.dyads, tension=tension)), params, KEY)
     c = np.asarray(after.dyads.conflict)
-    # allies deter: C's allies bring 0.1 * 100 + 0.1 * 50, A's bring 0.8 * 50 + 0.1 * 80
-    from_a = 0.2 * 0.3 * 2 * 100 / (100 + 80 + 15)
-    from_c = 0.2 * 0.1 * 2 * 80 / (80 + 100 + 48)
-    assert c[A_C] == pytest.approx(max(from_a, from_c)) and c[C_A] == pytest.approx(c[A_C])
+    # C's allies bring 0.1 * 100 + 0.1 * 50 = 15: A (100) is barely stronger than C (80) and its friends
+    from_a = 0.2 * 0.3 * (2 * 100 / (100 + 80 + 15) - 1)
+    # A's allies bring 0.8 * 50 + 0.1 * 80 = 48: C is deterred
+    assert c[A_C] == pytest.approx(from_a, rel=1e-4) and c[C_A] == pytest.approx(c[A_C])
     assert c[A_B] == 0.0
+    # with B as a strong ally of C, A is deterred too
+    alliance = world.dyads.alliance.at[B_C].set(1.0).at[C_B].set(1.0)
+    deterred = tension_and_conflict(world.replace(dyads=replace(world.dyads, tension=tension, alliance=alliance)), params, KEY)
+    assert float(deterred.dyads.conflict.max()) == 0.0
+
+
+def test_a_war_persists_while_tension_stays_high_and_calms_below_threshold(world):
+    params = params_from({**QUIET, "conflict_threshold": 0.6, "conflict_deescalation": 0.05, "tension_relax": 0.0})
+    conflict = world.dyads.conflict.at[A_C].set(0.5).at[C_A].set(0.5)
+    hot = world.dyads.tension.at[A_C].set(0.9).at[C_A].set(0.9)
+    kept = tension_and_conflict(world.replace(dyads=replace(world.dyads, tension=hot, conflict=conflict)), params, KEY)
+    assert float(kept.dyads.conflict[A_C]) >= 0.5
+    calm = tension_and_conflict(world.replace(dyads=replace(world.dyads, conflict=conflict)), params, KEY)
+    assert calm.dyads.conflict[A_C] == pytest.approx(0.5 - 0.05 * (0.6 - 0.2))
 
 
 def test_ceasefire_caps_conflict(world):

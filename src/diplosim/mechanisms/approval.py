@@ -2,7 +2,9 @@
 
 Reads states' ``approval``, ``approval_baseline``, ``growth``; dyads'
 ``conflict``.  Writes states' ``approval``.
-  target_i = clip(A0_i + b_g (g_i - g0) - b_C C_i, 0, 1)
+  target_i = clip(A0_i + b_g (g_i - g0) - b_C (C_i - C0_i), 0, 1)
+with C0_i the conflict at step 0, which the initial approval already reflects.
+Deals signed move approval directly (negotiation mechanism).
   A_i <- A_i + rho (target_i - A_i)
 """
 
@@ -21,6 +23,6 @@ def approval(world: World, params: Params, key: jax.Array) -> World:
     target = (
         s.approval_baseline
         + params.approval_growth * (s.growth - params.growth_base)
-        - params.approval_conflict * state_max_conflict(world.dyads, world.n_states)
+        - params.approval_conflict * (state_max_conflict(world.dyads, world.n_states) - s.conflict_baseline)
     ).clip(0.0, 1.0)
     return replace(world, states=replace(s, approval=s.approval + params.approval_relax * (target - s.approval)))

@@ -11,9 +11,10 @@ For an event v firing at step t with magnitude m_v on the dyad a->b:
   incentive         T*_ab, T*_ba *= 1 + m_v * incentive_trade;  alpha_ba += m_v * incentive_trust
   conflict onset    c_ab, c_ba <- max(c, m_v)
   channel restored  ch_ab, ch_ba <- max(ch, m_v)
-  summit            for each excluded x and participant p:
-                    w_xp, w_px -= m_v * S_x,k * exclusion_alliance;  beta_xp += m_v * S_x,k * exclusion_trust
-The summit's bargaining itself is the negotiation mechanism's.
+Summits are handled by the negotiation mechanism (bargaining among the
+participants), which also calls ``apply_exclusions``: for each stakeholder x
+a summit on issue k excludes and each participant p,
+    w_xp, w_px -= m_v * S_x,k * exclusion_alliance;  beta_xp += m_v * S_x,k * exclusion_trust
 """
 
 from __future__ import annotations
@@ -111,6 +112,6 @@ def apply_exclusions(world: World, params: Params) -> World:
 
 
 def scheduled_events(world: World, params: Params, key: jax.Array) -> World:
-    """Apply every event scheduled for this step."""
+    """Apply the shocks scheduled for this step (summits are the negotiation mechanism's)."""
     del key  # events are deterministic
-    return apply_exclusions(apply_shocks(world, params), params)
+    return apply_shocks(world, params)

@@ -6,13 +6,16 @@ dyads' ``tension`` and ``conflict``.
 
 For e = i->j with reverse r(e), d_ij the salience-weighted position distance
 and t_e = alpha_e / (alpha_e + beta_e):
-  drive_e = tau0 + a_s max(s_e, s_r(e)) + a_c c_e + a_d d_ij - a_w w_e - a_t (t_e - 1/2)
+  drive_e = tau0 + a_s max(s_e, s_r(e)) + a_c c_e + a_B K_j,bloc(i) + a_d d_ij - a_w w_e - a_t (t_e - 1/2)
+with K_jb the highest conflict intensity between j and any member of bloc b
   tau_e  <- clip(tau_e + rho (clip(drive_e, 0, 1) - tau_e) + sigma z_e, 0, 1),  z_e ~ N(0, 1)
              (diplomatic incidents: independent draws per dyad and step)
-  c'_e    = c_e + g_up (tau_e - theta)^+ 2 p_i / (p_i + p_j + A_j) - g_down (theta - tau_e)^+
-where A_j = sum_{k->j} w_kj p_k is the power of j's allies (deterrence)
+  c'_e    = c_e + g_up (tau_e - theta)^+ (2 p_i / (p_i + p_j + A_j) - 1)^+ - g_down (theta - tau_e)^+
+where A_j = sum_{k->j} w_kj p_k is the power of j's allies: a state escalates
+only against a target weaker than itself even counting the target's allies
+(deterrence); a war it is already in persists while tension stays high
   c_e    <- clip(max(c'_e, c'_r(e)), 0, cap_e)
-where cap_e = ceasefire_cap while a ceasefire between i and j is in force, else 1.
+where cap_e = ceasefire_cap while i or j is party to a ceasefire in force, else 1.
 """
 
 from __future__ import annotations
@@ -20,31 +23,24 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from diplosim.mechanisms.agreements import parties_to
 from diplosim.params import Params
-from diplosim.world import (
-    AGREEMENT_KINDS,
-    AGREEMENT_STATUS,
-    World,
-    dyad_position_distance,
-    lookup_dyads,
-    replace,
-    segment_sum_dst,
-    trust_mean,
-)
-
-CEASEFIRE = AGREEMENT_KINDS.index("ceasefire")
-IN_FORCE = AGREEMENT_STATUS.index("in_force")
+from diplosim.world import World, dyad_position_distance, replace, segment_sum_dst, trust_mean
 
 
 def ceasefire_cap(world: World, params: Params) -> jax.Array:
-    """Highest conflict allowed on each dyad: f32[E], ceasefire_cap under a ceasefire in force, else 1."""
-    a = world.agreements
-    in_force = (a.status == IN_FORCE) & (a.kind == CEASEFIRE)
-    dyad, found = lookup_dyads(world.dyads, a.party_a, a.party_b)
-    at = jnp.where(in_force & found, dyad, world.n_dyads)
-    capped = jnp.zeros(world.n_dyads, bool).at[at].set(True, mode="drop")
-    capped = capped | capped[world.dyads.reverse]
-    return jnp.where(capped, params.ceasefire_cap, 1.0)
+    """Highest conflict allowed on each dyad: f32[E], ceasefire_cap where either side is under a ceasefire, else 1."""
+    bound = parties_to(world, "ceasefire")
+    d = world.dyads
+    return jnp.where(bound[d.src] | bound[d.dst], params.ceasefire_cap, 1.0)
+
+
+def bloc_conflict(world: World) -> jax.Array:
+    """Highest conflict intensity between each state and each bloc: f32[N, B] in [0, 1]."""
+    d, b = world.dyads, world.n_blocs
+    segment = d.dst * b + world.states.bloc[d.src]
+    worst = jax.ops.segment_max(d.conflict, segment, world.n_states * b)
+    return jnp.maximum(worst, 0.0).reshape(world.n_states, b)
 
 
 def tension_drive(world: World, params: Params) -> jax.Array:
@@ -54,6 +50,7 @@ def tension_drive(world: World, params: Params) -> jax.Array:
         params.tension_base
         + params.tension_sanction * jnp.maximum(d.sanction, d.sanction[d.reverse])
         + params.tension_conflict * d.conflict
+        + params.tension_bloc_conflict * bloc_conflict(world)[d.dst, world.states.bloc[d.src]]
         + params.tension_distance * dyad_position_distance(world.states, d)
         - params.tension_alliance * d.alliance
         - params.tension_trust * (trust_mean(d) - 0.5)
@@ -68,7 +65,7 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
     tension = (d.tension + params.tension_relax * (tension_drive(world, params) - d.tension) + incidents).clip(0.0, 1.0)
     power_i, power_j = s.power[d.src], s.power[d.dst]
     allied_j = segment_sum_dst(d.alliance * s.power[d.src], d, world.n_states)[d.dst]
-    strength = 2.0 * power_i / (power_i + power_j + allied_j + 1e-9)
+    strength = jnp.maximum(2.0 * power_i / (power_i + power_j + allied_j + 1e-9) - 1.0, 0.0)
     conflict = (
         d.conflict
         + params.conflict_escalation * jnp.maximum(tension - params.conflict_threshold, 0.0) * strength

@@ -54,15 +54,16 @@ def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> jax.
     d, s = world.dyads, world.states
     n = world.n_states
     openness = friction_e * (1.0 - params.secondary_diversion * secondary_exposure(world)[d.src])
-    flow = jnp.zeros_like(friction_e)
-    for _ in range(MARKET_ROUNDS):
+
+    def clear(_, flow):
         unmet = jnp.maximum(s.energy_demand - segment_sum_dst(flow, d, n), 0.0)
         capacity = jnp.maximum(s.energy_supply - segment_sum_src(flow, d, n), 0.0)
         weight = capacity[d.src] * openness
         desired = unmet[d.dst] * weight / (segment_sum_dst(weight, d, n)[d.dst] + _TINY)
         fill = jnp.minimum(1.0, capacity / (segment_sum_src(desired, d, n) + _TINY))
-        flow = flow + desired * fill[d.src]
-    return flow
+        return flow + desired * fill[d.src]
+
+    return jax.lax.fori_loop(0, MARKET_ROUNDS, clear, jnp.zeros_like(friction_e))
 
 
 def energy_price(world: World, params: Params, flow: jax.Array) -> jax.Array:
