@@ -93,3 +93,20 @@ def tiny_world(n_agreements: int = 4) -> World:
 
 
 TINY_INDEX = {p: e for e, p in enumerate(sorted(itertools.permutations(range(3), 2), key=lambda p: (p[1], p[0])))}
+
+
+def with_agreement(world: World, party_a: int, party_b: int, kind: str, *, channel: str = "official",
+                   verification: float = 1.0, age: int = 0, slot: int = 0, issue: int = 0, terms: float = 0.5) -> World:
+    """The world with an agreement in force in ``slot``."""
+    from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, CHANNELS, replace
+
+    a = world.agreements
+    agreements = replace(
+        a,
+        party_a=a.party_a.at[slot].set(party_a), party_b=a.party_b.at[slot].set(party_b),
+        kind=a.kind.at[slot].set(AGREEMENT_KINDS.index(kind)), issue=a.issue.at[slot].set(issue),
+        terms=a.terms.at[slot].set(terms), verification=a.verification.at[slot].set(verification),
+        channel=a.channel.at[slot].set(CHANNELS.index(channel)),
+        status=a.status.at[slot].set(AGREEMENT_STATUS.index("in_force")), age=a.age.at[slot].set(age),
+    )
+    return world.replace(agreements=agreements)

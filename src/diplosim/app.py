@@ -93,6 +93,21 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
     return RunResult(run_id, out_dir, paths, scenario, trajectory, time.perf_counter() - started)
 
 
+def story(events, limit: int = 20) -> list[str]:
+    """The run's events in order, one line each (at most ``limit``), from the events table."""
+    rows = events.to_pylist()
+    lines = []
+    for row in rows[:limit]:
+        what = f"{row['actor']} -> {row['target']}"
+        if row["kind"] == "summit":
+            what += f" on {row['issue']}; excluded: {', '.join(row['excluded']) or 'nobody'}"
+        note = f"  ({row['name']})" if row["name"] else ""
+        lines.append(f"  week {row['step']:>3}  {row['kind']:<20} {what}{note}")
+    if len(rows) > limit:
+        lines.append(f"  ... and {len(rows) - limit} more in events.parquet")
+    return lines
+
+
 def summary(result: RunResult) -> str:
     """Key metrics at the start and the end of the run, as a small text table."""
     m = result.trajectory.metrics
@@ -109,6 +124,7 @@ def summary(result: RunResult) -> str:
         f"{'metric':<{width}}  {'step ' + str(steps[0]):>12}  {'step ' + str(steps[-1]):>12}",
     ]
     lines += [f"{name:<{width}}  {float(v[0]):>12.3f}  {float(v[-1]):>12.3f}" for name, v in rows]
+    lines += ["what happened:", *story(pq.read_table(result.paths["events"]))]
     lines.append(f"tables: {', '.join(str(p) for p in result.paths.values())}")
     return "\n".join(lines)
 

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from diplosim.engine import DYAD_SNAPSHOT, STATE_SNAPSHOT, Trajectory
 from diplosim.mechanisms.metrics import ENDOGENOUS_EVENTS
 from diplosim.scenario import Scenario
-from diplosim.world import EVENT_KINDS, EVENT_ROLES
+from diplosim.world import AGREEMENT_KINDS, CHANNELS, EVENT_KINDS, EVENT_ROLES
 
 TABLES = ("metrics", "states", "dyads", "events")
 METADATA_KEY = b"diplosim"
@@ -162,6 +162,12 @@ def _scheduled_rows(scenario: Scenario) -> dict[str, list]:
     }
 
 
+def agreement_label(detail: int) -> str:
+    """'ceasefire (proxy)' from an event's detail code (kind * len(CHANNELS) + channel)."""
+    kind, channel = divmod(detail, len(CHANNELS))
+    return f"{AGREEMENT_KINDS[kind]} ({CHANNELS[channel]})"
+
+
 def _endogenous_rows(scenario: Scenario, traj: Trajectory) -> dict[str, list]:
     if not traj.events:
         return {field.name: [] for field in EVENT_SCHEMA if field.name != "run_id"}
@@ -170,12 +176,13 @@ def _endogenous_rows(scenario: Scenario, traj: Trajectory) -> dict[str, list]:
     keep = kind >= 0
     kind, steps = kind[keep], steps[keep]
     actor, target = np.asarray(traj.events["actor"])[keep], np.asarray(traj.events["target"])[keep]
+    detail = np.asarray(traj.events["detail"])[keep]
     n = len(kind)
     return {
         "step": steps.tolist(),
         "origin": ["endogenous"] * n,
         "kind": [ENDOGENOUS_EVENTS[k] for k in kind],
-        "name": [None] * n,
+        "name": [agreement_label(int(x)) if x >= 0 else None for x in detail],
         "actor": actor.tolist(),
         "target": target.tolist(),
         "issue": [None] * n,

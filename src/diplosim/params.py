@@ -67,6 +67,7 @@ class Params:
     proxy_trust_factor: Any = coef(0.5, "share of compliance trust earned through a proxy agreement", "1", 0.0, 1.0)
     violation_trust: Any = coef(4.0, "Beta violation counts the other party adds on a detected violation", "count")
     violation_tension: Any = coef(0.3, "tension added both ways on a detected violation", "1", 0.0, 1.0)
+    violation_relapse: Any = coef(0.5, "conflict intensity the breaker's earlier wars flare back to when a ceasefire is broken", "1", 0.0, 1.0)
     snapback_sanction: Any = coef(0.8, "sanction level the other party snaps back to on a detected violation", "1", 0.0, 1.0)
     relief_rate: Any = coef(0.2, "rate at which sanctions between the parties fall under a sanctions-relief agreement", "1/step", 0.0, 1.0)
     # trade and energy

@@ -2,7 +2,7 @@
 
 Reads agreements, states' ``reliability``; writes agreements' ``status`` and
 ``age``, and on the dyads between the parties ``trust_alpha``, ``trust_beta``,
-``tension``, ``sanction``, ``channel``.
+``tension``, ``sanction``, ``channel`` (and ``conflict`` on a broken ceasefire).
 
 Each step, for an agreement in force between a and b, signed through channel
 h (official or proxy):
@@ -11,7 +11,9 @@ h (official or proxy):
   a break is detected with probability  the agreement's verification
   detected break by p:  status <- violated;  beta_{q->p} += violation_trust;
       tau_pq, tau_qp += violation_tension;  s_{q->p} <- max(s_{q->p}, snapback_sanction)
-      (the ceasefire cap lapses with the agreement, so conflict can restart)
+      a broken ceasefire lets the breaker's wars restart: on every dyad of p with
+      tension above conflict_threshold whose two sides were both at war at step 0
+      (conflict_baseline > 0), c <- max(c, violation_relapse) (both ways)
   otherwise each party observes compliance: alpha_{q->p} += compliance_trust g_h
       (g_h = 1 official, proxy_trust_factor proxy)
   age += 1; after agreement_duration steps: status <- expired.
@@ -158,6 +160,16 @@ def agreements(world: World, params: Params, key: jax.Array) -> World:
     snap_on_b = jnp.where(caught_b, at_ab, e)
     sanction = d.sanction.at[snap_on_a].max(params.snapback_sanction, mode="drop").at[snap_on_b].max(params.snapback_sanction, mode="drop")
 
+    # a broken ceasefire: the breaker's wars flare up again where tension is high
+    n = world.n_states
+    broke_ceasefire = (a.kind == KIND["ceasefire"]) & live
+    breaker = jnp.zeros(n, bool).at[jnp.where(caught_a & broke_ceasefire, a.party_a, n)].set(True, mode="drop")
+    breaker = breaker.at[jnp.where(caught_b & broke_ceasefire, a.party_b, n)].set(True, mode="drop")
+    hot = (d.tension > params.conflict_threshold) | (d.tension[d.reverse] > params.conflict_threshold)
+    at_war_before = (s.conflict_baseline[d.src] > 0) & (s.conflict_baseline[d.dst] > 0)
+    relapse = (breaker[d.src] | breaker[d.dst]) & hot & at_war_before
+    conflict = jnp.where(relapse, jnp.maximum(d.conflict, params.violation_relapse), d.conflict)
+
     # effects of agreements still in force
     relief = live_pair & ~caught & (a.kind == KIND["sanctions_relief"])
     relieved = jnp.zeros(e, bool).at[jnp.where(relief, ab, e)].set(True, mode="drop").at[jnp.where(relief, ba, e)].set(True, mode="drop")
@@ -173,5 +185,5 @@ def agreements(world: World, params: Params, key: jax.Array) -> World:
         world,
         agreements=replace(a, status=status.astype(a.status.dtype), age=age),
         dyads=replace(d, trust_alpha=alpha, trust_beta=beta, tension=tension.clip(0.0, 1.0),
-                      sanction=sanction.clip(0.0, 1.0), channel=channel),
+                      sanction=sanction.clip(0.0, 1.0), channel=channel, conflict=conflict),
     )

@@ -10,7 +10,8 @@ secondary sanction, c_e conflict, p power, A approval):
                  0 if t_e < sanction_lift_tension or a sanctions-relief agreement binds i and j,
                  else hold;  s_e <- s_e + sanction_rate (target - s_e)
   secondary      target 1 if s_e >= 1/2, t_e > secondary_tension, p_i > p_j and j exports oil;
-                 0 if t_e < sanction_lift_tension or j is party to a ceasefire in force; else hold;
+                 0 if t_e < sanction_lift_tension or j is party to a ceasefire in force
+                 (lifting wins over imposing); else hold;
                  q_e <- q_e + secondary_rate (target - q_e)
   envoys         active if max(t_e, t_r(e)) > envoy_tension and ch_e > envoy_channel (e: the envoy's dyad)
   ceasefire      i proposes to j if c_e > 0.1 and (A_i < ceasefire_approval or
@@ -49,7 +50,8 @@ class Actions:
 
 
 def _hold(impose: jax.Array, lift: jax.Array, current: jax.Array) -> jax.Array:
-    return jnp.where(impose, 1.0, jnp.where(lift, 0.0, current))
+    """Target 0 where ``lift`` (it wins), 1 where ``impose``, else the current level."""
+    return jnp.where(lift, 0.0, jnp.where(impose, 1.0, current))
 
 
 def default_actions(world: World, params: Params, key: jax.Array) -> Actions:

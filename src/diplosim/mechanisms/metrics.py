@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from diplosim.world import AGREEMENT_STATUS, World, trust_mean
+from diplosim.world import AGREEMENT_STATUS, CHANNELS, World, trust_mean
 
 ENDOGENOUS_EVENTS = (
     "sanction_imposed",
@@ -84,8 +84,9 @@ def detect_events(before: World, after: World, capacity: int) -> dict[str, jax.A
     Returns ``kind i32[C]`` (index into ENDOGENOUS_EVENTS, -1 for an empty
     record), ``subject i32[C]`` (a dyad for sanctions and conflicts, an
     agreement slot for agreements), ``actor``/``target i32[C]`` (the dyad's
-    src/dst or the agreement's parties) and ``dropped i32[]`` (events beyond
-    capacity).
+    src/dst or the agreement's parties), ``detail i32[C]`` (for agreements:
+    kind * len(CHANNELS) + channel; -1 otherwise) and ``dropped i32[]``
+    (events beyond capacity).
     """
     imposed, lifted = _crossed(before.dyads.sanction, after.dyads.sanction, SANCTION_LEVEL)
     # conflict is symmetric: report it once, on the dyad with src < dst
@@ -118,6 +119,7 @@ def detect_events(before: World, after: World, capacity: int) -> dict[str, jax.A
         "kind": kind.astype(jnp.int32),
         "subject": subject.astype(jnp.int32),
         "actor": jnp.where(where >= 0, actor, -1).astype(jnp.int32),
+        "detail": jnp.where((where >= 0) & on_agreement, a.kind[slot] * len(CHANNELS) + a.channel[slot], -1).astype(jnp.int32),
         "target": jnp.where(where >= 0, target, -1).astype(jnp.int32),
         "dropped": jnp.maximum(flat.sum() - capacity, 0).astype(jnp.int32),
     }
