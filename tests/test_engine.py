@@ -116,3 +116,23 @@ def test_world_is_a_pytree_with_static_blocs(world):
     assert all(isinstance(x, jnp.ndarray) for x in leaves)
     rebuilt = jax.tree.unflatten(treedef, leaves)
     assert rebuilt.n_blocs == world.n_blocs == 2
+
+
+MECHANISM_NAMES = [f.name for f in __import__("dataclasses").fields(Mechanisms)]
+
+
+def test_all_mechanisms_off_leaves_the_world_unchanged(world):
+    new, _ = step(world.replace(step=world.step + 1), params_from(), KEY, Mechanisms(**{n: False for n in MECHANISM_NAMES}))
+    _leaves_close(new.replace(step=world.step), world.replace(step=world.step), rtol=0)
+
+
+@pytest.mark.parametrize("name", MECHANISM_NAMES)
+def test_each_switch_runs_exactly_its_mechanism(world, name):
+    from diplosim.engine import KEY_STREAM, _pipeline
+
+    only = Mechanisms(**{n: n == name for n in MECHANISM_NAMES})
+    w = world.replace(step=world.step + 1)  # the summit fires
+    new, _ = step(w, params_from(), KEY, only)
+    mechanism = dict(_pipeline(world.n_blocs))[name]
+    direct = mechanism(w, params_from(), jax.random.fold_in(KEY, KEY_STREAM[name]))
+    _leaves_close(new, direct.replace(step=direct.step + 1))

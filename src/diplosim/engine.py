@@ -243,16 +243,25 @@ def simulate_batch(
     *,
     chunk_steps: int = 0,
     progress: bool = False,
+    world_batched: bool = False,
 ) -> tuple[World, Trajectory]:
     """Run one simulation per row of ``params`` (leading axis R) and ``keys`` (R keys), in one vmapped computation.
 
+    ``world`` is shared by every run, or, with ``world_batched=True``, has a
+    leading axis R too (variants of one scenario with the same shapes).
     Every array of the returned world and trajectory has a leading axis R.
     """
     n_runs = keys.shape[0]
     leading = {x.shape[0] for x in jax.tree.leaves(params)}
     if leading != {n_runs}:
         raise ValueError(f"params must have a leading batch axis of length {n_runs} (the number of keys); got {sorted(leading)}")
-    worlds = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_runs,) + jnp.shape(x)), world)
+    if world_batched:
+        sizes = {x.shape[0] for x in jax.tree.leaves(world)}
+        if sizes != {n_runs}:
+            raise ValueError(f"a batched world must have a leading axis of length {n_runs}; got {sorted(sizes)}")
+        worlds = world
+    else:
+        worlds = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_runs,) + jnp.shape(x)), world)
     return _run(worlds, params, keys, steps, spec, chunk_steps, progress, batched=True)
 
 

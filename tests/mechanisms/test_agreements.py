@@ -2,10 +2,10 @@ import jax
 import numpy as np
 import pytest
 
-from worlds import TINY_INDEX, with_agreement
 from diplosim.mechanisms.agreements import Candidates, agreements, sign
 from diplosim.params import params_from
 from diplosim.world import AGREEMENT_STATUS, replace
+from worlds import TINY_INDEX, with_agreement
 
 KEY = jax.random.key(3)
 A_C, C_A, A_B = TINY_INDEX[(0, 2)], TINY_INDEX[(2, 0)], TINY_INDEX[(0, 1)]

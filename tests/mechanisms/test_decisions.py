@@ -2,10 +2,10 @@ import jax
 import numpy as np
 import pytest
 
-from worlds import TINY_INDEX, with_agreement
 from diplosim.mechanisms.decisions import apply_actions, decisions, default_actions
 from diplosim.params import params_from
 from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, replace
+from worlds import TINY_INDEX, with_agreement
 
 KEY = jax.random.key(0)
 A_C, C_A, B_A, A_B = (TINY_INDEX[p] for p in [(0, 2), (2, 0), (1, 0), (0, 1)])
