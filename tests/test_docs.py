@@ -59,7 +59,7 @@ def section(text: str, number: int) -> str:
     heading = re.compile(rf"^## {number}\.\s+(.*)$", re.MULTILINE)
     found = heading.search(text)
     assert found, f"docs/MODEL.md has no section '## {number}. {SECTIONS[number]}'"
-    rest = text[found.end():]
+    rest = text[found.end() :]
     following = re.search(r"^## ", rest, re.MULTILINE)
     return rest[: following.start()] if following else rest
 
@@ -69,7 +69,7 @@ def subsection(body: str, marker: str) -> str:
     heading = re.compile(rf"^### .*{re.escape(marker)}.*$", re.MULTILINE)
     found = heading.search(body)
     assert found, f"docs/MODEL.md section 2 has no '### ...{marker}...' subsection"
-    rest = body[found.end():]
+    rest = body[found.end() :]
     following = re.search(r"^#{2,3} ", rest, re.MULTILINE)
     return rest[: following.start()] if following else rest
 
@@ -145,14 +145,22 @@ def test_every_param_in_the_parameter_table(text):
 def test_parameter_table_is_one_table(text):
     body = section(text, 8)
     blocks = re.findall(r"(?:^\|.*\n?)+", body, re.MULTILINE)
-    with_params = [b for b in blocks if rows_by_name(table_rows(b)).keys() & {f.name for f in dataclasses.fields(Params)}]
+    with_params = [
+        b for b in blocks if rows_by_name(table_rows(b)).keys() & {f.name for f in dataclasses.fields(Params)}
+    ]
     assert len(with_params) == 1, f"section 8 should hold ONE parameter table, found {len(with_params)}"
 
 
 @pytest.mark.parametrize(
     "cls, marker",
-    [(States, "`States`"), (Envoys, "`Envoys`"), (Dyads, "`Dyads`"), (Agreements, "`Agreements`"),
-     (Events, "`Events`"), (World, "World")],
+    [
+        (States, "`States`"),
+        (Envoys, "`Envoys`"),
+        (Dyads, "`Dyads`"),
+        (Agreements, "`Agreements`"),
+        (Events, "`Events`"),
+        (World, "`World`"),
+    ],
     ids=lambda x: getattr(x, "__name__", x),
 )
 def test_every_world_field_in_the_entities_section(text, cls, marker):
@@ -196,7 +204,9 @@ def pipeline_list(text: str) -> list[tuple[int, str, int]]:
         if not line.strip():
             continue
         match = re.match(r"^\s*(\d+)\.\s+`([a-z_]+)`\s+\(key stream (\d+)\)", line)
-        assert match, f"unreadable line in the process-order list of section 3: {line!r} (expected '1. `events` (key stream 1) — ...')"
+        assert match, (
+            f"unreadable line in the process-order list of section 3: {line!r} (expected '1. `events` (key stream 1) — ...')"
+        )
         items.append((int(match.group(1)), match.group(2), int(match.group(3))))
     return items
 
@@ -212,16 +222,24 @@ def test_process_order_matches_the_pipeline(text):
         f"docs/MODEL.md section 3 gives the process order {documented}; engine._pipeline runs {pipeline}"
     )
     streams = {name: stream for _, name, stream in items}
-    wrong = {name: (streams[name], engine.KEY_STREAM[name]) for name in pipeline if streams[name] != engine.KEY_STREAM[name]}
+    wrong = {
+        name: (streams[name], engine.KEY_STREAM[name]) for name in pipeline if streams[name] != engine.KEY_STREAM[name]
+    }
     assert not wrong, f"key streams in section 3 differ from engine.KEY_STREAM (documented, code): {wrong}"
 
 
 def test_pipeline_names_are_the_switches():
-    """The process list documents switches by name: the pipeline must use exactly the Mechanisms names."""
-    assert [name for name, _ in engine._pipeline(1)] == [f.name for f in dataclasses.fields(Mechanisms)]
+    """Section 3 names mechanisms by their switches: the pipeline must use exactly the Mechanisms names."""
+    pipeline = {name for name, _ in engine._pipeline(1)}
+    switches = {f.name for f in dataclasses.fields(Mechanisms)}
+    assert pipeline == switches, (
+        f"pipeline names without a switch: {sorted(pipeline - switches)}; switches without a mechanism: {sorted(switches - pipeline)}"
+    )
 
 
 def test_kinds_and_event_log_names_documented(text):
     names = EVENT_KINDS + AGREEMENT_KINDS + AGREEMENT_STATUS + ENDOGENOUS_EVENTS
     missing = [name for name in names if name not in text]
-    assert not missing, f"docs/MODEL.md does not mention {missing} (event kinds, agreement kinds or statuses, endogenous events)"
+    assert not missing, (
+        f"docs/MODEL.md does not mention {missing} (event kinds, agreement kinds or statuses, endogenous events)"
+    )

@@ -49,7 +49,8 @@ def test_simulate_records_every_step_and_samples(world):
     np.testing.assert_array_equal(traj.metrics["step"], np.arange(11))
     np.testing.assert_array_equal(traj.sample_steps, [0, 4, 8, 10])
     assert traj.states["gdp"].shape == (4, 3) and traj.dyads["trade"].shape == (4, 6)
-    assert traj.events["kind"].shape == (10, spec.event_capacity)
+    n_agreements = world.agreements.status.shape[0]
+    assert traj.events["kind"].shape == (10, 4 * spec.event_capacity + n_agreements)
 
 
 def test_chunking_does_not_change_results(world):

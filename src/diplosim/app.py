@@ -113,7 +113,9 @@ def summary(result: RunResult) -> str:
     m = result.trajectory.metrics
     rows = [("energy price (USD/bbl)", m["energy_price"]), ("armed conflict (sum)", m["conflict_total"]),
             ("polarisation", m["polarisation"]), ("total gdp (USD bn/yr)", m["gdp_total"]),
-            ("mean approval", m["approval_mean"]), ("agreements in force", m["agreements_in_force"])]
+            ("mean approval", m["approval_mean"]), ("agreements in force", m["agreements_in_force"]),
+            ("agreements signed so far", np.cumsum(m["agreements_signed"])),
+            ("agreements violated so far", np.cumsum(m["agreements_violated"]))]
     rows += [(f"cohesion {b}", m["cohesion"][:, i]) for i, b in enumerate(result.scenario.blocs)]
     rows += [(f"relation {w} (trust - tension)", m["watch_relation"][:, i]) for i, w in enumerate(result.scenario.watch)]
     steps = np.asarray(m["step"])

@@ -79,11 +79,12 @@ def step(world: World, params: Params, key: jax.Array, mechanisms: Mechanisms = 
     Returns the new world and its metrics (see ``diplosim.mechanisms.metrics``).
     ``key`` is this step's key; each mechanism draws from its own stream.
     """
+    new = world
     for name, mechanism in _pipeline(world.n_blocs):
         if getattr(mechanisms, name):
-            world = mechanism(world, params, jax.random.fold_in(key, KEY_STREAM[name]))
-    world = world.replace(step=world.step + 1)
-    return world, metrics(world)
+            new = mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name]))
+    new = new.replace(step=world.step + 1)
+    return new, metrics(new, before=world)
 
 
 step_jit = jax.jit(step, static_argnames="mechanisms")
@@ -164,7 +165,7 @@ class Trajectory:
     """A run's history as host numpy arrays.
 
     metrics: name -> [T + 1, ...] (row 0 is the initial world);
-    events: kind, subject, step -> [T, C]; dropped -> [T];
+    events: kind, subject, actor, target, detail -> [T, R] (see detect_events); dropped -> [T];
     states / dyads: field -> [S + 1, N] / [S + 1, E], with ``sample_steps`` [S + 1].
     """
 

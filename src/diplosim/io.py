@@ -5,7 +5,9 @@ Four tables, long (tidy) form, state names dictionary-encoded:
 - ``states``: step x state, sampled every ``output.every`` steps;
 - ``dyads``: step x directed dyad, sampled (optional for large worlds);
 - ``events``: the scenario's scheduled events and the endogenous ones
-  (sanctions imposed or lifted, conflicts starting or ending, agreements).
+  (sanctions imposed or lifted, conflicts starting or ending, agreements),
+  each with the step during which it happened (the ``metrics`` row of that
+  step + 1 shows its effect).
 
 Every table carries ``run_id`` and, in its schema metadata under ``diplosim``,
 a JSON record of the run's configuration, seed, package versions and JAX
@@ -172,7 +174,8 @@ def _endogenous_rows(scenario: Scenario, traj: Trajectory) -> dict[str, list]:
     if not traj.events:
         return {field.name: [] for field in EVENT_SCHEMA if field.name != "run_id"}
     kind = np.asarray(traj.events["kind"])
-    steps = np.broadcast_to(np.asarray(traj.metrics["step"])[1:, None], kind.shape)
+    # the step during which it happened (the world at row s is the one after step s - 1)
+    steps = np.broadcast_to(np.asarray(traj.metrics["step"])[1:, None] - 1, kind.shape)
     keep = kind >= 0
     kind, steps = kind[keep], steps[keep]
     actor, target = np.asarray(traj.events["actor"])[keep], np.asarray(traj.events["target"])[keep]

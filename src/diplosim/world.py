@@ -78,7 +78,7 @@ class States:
     growth: Any = spec("gdp growth rate last step, annualised (starts 0)", "1/yr", None, None)
     conflict_baseline: Any = spec("highest conflict intensity at step 0 (already reflected in approval and gdp)", "1", 0.0, 1.0)
     bloc: Any = spec("bloc label, i32[N]", "index", 0, None)
-    trade_baseline: Any = spec("trade (exports + imports) at full potential", "USD bn/yr", 0.0, None)
+    trade_baseline: Any = spec("trade (exports + imports) observed at step 0", "USD bn/yr", 0.0, None)
 
 
 @_pytree

@@ -72,3 +72,10 @@ def test_events_jit_equals_eager(world):
     jitted = jax.jit(scheduled_events)(world, params, KEY)
     for x, y in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6)
+
+
+def test_a_sanction_event_of_magnitude_zero_lifts_the_sanction(world):
+    sanctioned = world.replace(dyads=replace(world.dyads, sanction=world.dyads.sanction.at[A_C].set(0.9)))
+    events = replace(world.events, magnitude=world.events.magnitude.at[1].set(0.0))
+    after = scheduled_events(sanctioned.replace(events=events), params_from(), KEY)
+    assert float(after.dyads.sanction[A_C]) == 0.0

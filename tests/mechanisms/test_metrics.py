@@ -26,4 +26,19 @@ def test_detect_events_records_crossings_with_actor_and_target(world):
     first = int(np.argmax(np.asarray(log["kind"]) == ENDOGENOUS_EVENTS.index("sanction_imposed")))
     assert (int(log["actor"][first]), int(log["target"][first])) == (0, 2)
     assert int(log["dropped"]) == 0
-    assert int(detect_events(world, after, capacity=1)["dropped"]) == 1
+    assert int(detect_events(world, after, capacity=1)["dropped"]) == 0  # both events are on one dyad
+    b_a = TINY_INDEX[(1, 0)]
+    more = after.replace(dyads=replace(after.dyads, sanction=after.dyads.sanction.at[b_a].set(0.7)))
+    assert int(detect_events(world, more, capacity=1)["dropped"]) == 1
+
+
+def test_detect_events_reports_agreement_changes(world):
+    from worlds import with_agreement
+
+    signed = with_agreement(world, 0, 2, "sanctions_relief", channel="proxy")
+    log = detect_events(world, signed, capacity=2)
+    kinds = np.asarray(log["kind"])
+    (record,) = np.flatnonzero(kinds >= 0)
+    assert ENDOGENOUS_EVENTS[kinds[record]] == "agreement_signed"
+    assert (int(log["actor"][record]), int(log["target"][record]), int(log["subject"][record])) == (0, 2, 0)
+    assert int(log["detail"][record]) == 2 * 2 + 1  # sanctions_relief through a proxy

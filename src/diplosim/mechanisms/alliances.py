@@ -23,11 +23,12 @@ from diplosim.world import World, dyad_position_distance, replace, trust_mean
 def bloc_threat(world: World, n_blocs: int) -> jax.Array:
     """Mean hostility each state receives from each bloc: f32[N, B] in [0, 1]."""
     d, s = world.dyads, world.states
-    segment = d.dst * n_blocs + s.bloc[d.src]
-    size = world.n_states * n_blocs
-    total = jax.ops.segment_sum(jnp.maximum(d.tension, d.sanction), segment, size)
-    count = jax.ops.segment_sum(jnp.ones_like(d.tension), segment, size)
-    return (total / jnp.maximum(count, 1.0)).reshape(world.n_states, n_blocs)
+    # one column per bloc, so the reduction stays a sorted segment sum over dst
+    from_bloc = s.bloc[d.src][:, None] == jnp.arange(n_blocs)[None, :]  # bool[E, B]
+    hostility = jnp.maximum(d.tension, d.sanction)[:, None] * from_bloc
+    total = jax.ops.segment_sum(hostility, d.dst, world.n_states, indices_are_sorted=True)
+    count = jax.ops.segment_sum(from_bloc.astype(hostility.dtype), d.dst, world.n_states, indices_are_sorted=True)
+    return total / jnp.maximum(count, 1.0)
 
 
 def shared_threat(world: World, n_blocs: int) -> jax.Array:

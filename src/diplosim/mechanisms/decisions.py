@@ -1,8 +1,9 @@
 """Decisions: every state's default rules, as actions on its dyads and envoys.
 
 ``default_actions`` computes what each state would do this step;
-``apply_actions`` carries the actions out.  A Mesa agent may replace its own
-rows of the actions (``diplosim.mesa``); batch runs use the defaults.
+``apply_actions`` carries the actions out, so a caller may replace some rows
+of the actions first (the Mesa layer's ``decide()`` hooks will); batch runs
+use the defaults.
 
 Rules, for the dyad e = i->j (t_e tension, w_e alliance, s_e sanction, q_e
 secondary sanction, c_e conflict, p power, A approval):
@@ -16,9 +17,10 @@ secondary sanction, c_e conflict, p power, A approval):
   envoys         active if max(t_e, t_r(e)) > envoy_tension and ch_e > envoy_channel (e: the envoy's dyad)
   ceasefire      i proposes to j if c_e > 0.1 and (A_i < ceasefire_approval or
                  p_i / (p_i + p_j) < ceasefire_power_share); a mutual proposal is signed as a
-                 ceasefire (official channel); an unreciprocated one sheds goodwill_tension from t_e
+                 ceasefire (official channel, on the issue whose deals are ceasefires, terms the
+                 mean of the two positions); an unreciprocated one sheds goodwill_tension from t_e
   signal         with probability signal_rate (t_e - signal_threshold)^+ i signals j:
-                 t_e, t_r(e) += signal_size * signal_tension
+                 t_e, t_r(e) += signal_size * signal_tension (once, even if both signal)
 """
 
 from __future__ import annotations
@@ -89,10 +91,13 @@ def ceasefire_candidates(world: World, params: Params, propose: jax.Array) -> Ca
     valid = at < world.n_dyads
     e = jnp.minimum(at, world.n_dyads - 1)
     zeros = jnp.zeros(MAX_CEASEFIRES_PER_STEP, jnp.int32)
+    # the issue a ceasefire settles (the first one whose deals are ceasefires; issue 0 if none)
+    issue = zeros + jnp.argmax(world.issue_agreement == KIND["ceasefire"]).astype(jnp.int32)
+    x = world.states.position
     return Candidates(
-        valid=valid, party_a=d.src[e], party_b=d.dst[e], kind=zeros + KIND["ceasefire"], issue=zeros,
-        terms=jnp.zeros(MAX_CEASEFIRES_PER_STEP), verification=jnp.full(MAX_CEASEFIRES_PER_STEP, params.verification_official),
-        channel=zeros,
+        valid=valid, party_a=d.src[e], party_b=d.dst[e], kind=zeros + KIND["ceasefire"], issue=issue,
+        terms=0.5 * (x[d.src[e], issue] + x[d.dst[e], issue]),
+        verification=jnp.full(MAX_CEASEFIRES_PER_STEP, params.verification_official), channel=zeros,
     )
 
 

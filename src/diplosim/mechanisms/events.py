@@ -29,45 +29,54 @@ KIND = {name: i for i, name in enumerate(EVENT_KINDS)}
 ROLE = {name: i for i, name in enumerate(EVENT_ROLES)}
 
 
+def fires(world: World, kind: str) -> jax.Array:
+    """Which events of ``kind`` fire this step: bool[V]."""
+    ev = world.events
+    return (ev.step == world.step) & (ev.kind == KIND[kind])
+
+
 def firing(world: World, kind: str) -> jax.Array:
     """Magnitude of each event of ``kind`` firing this step, else 0: f32[V]."""
-    ev = world.events
-    return jnp.where((ev.step == world.step) & (ev.kind == KIND[kind]), ev.magnitude, 0.0)
+    return jnp.where(fires(world, kind), world.events.magnitude, 0.0)
 
 
-def _at_fired(world: World, magnitude: jax.Array) -> jax.Array:
-    """Dyad index of each event, or E (dropped by scatters) where it does not fire: i32[V]."""
-    return jnp.where(magnitude > 0, world.events.dyad, world.n_dyads)
+def _forward(world: World, fired: jax.Array) -> jax.Array:
+    """Dyad actor->target of each fired event, or E (dropped by scatters): i32[V]."""
+    return jnp.where(fired, world.events.dyad, world.n_dyads)
 
 
-def _both_ways(world: World, magnitude: jax.Array) -> tuple[jax.Array, jax.Array]:
-    forward = _at_fired(world, magnitude)
-    back = jnp.where(magnitude > 0, world.dyads.reverse[jnp.minimum(world.events.dyad, world.n_dyads - 1)], world.n_dyads)
-    return jnp.concatenate([forward, back]), jnp.concatenate([magnitude, magnitude])
+def _backward(world: World, fired: jax.Array) -> jax.Array:
+    """Dyad target->actor of each fired event, or E: i32[V]."""
+    return jnp.where(fired, world.dyads.reverse[jnp.minimum(world.events.dyad, world.n_dyads - 1)], world.n_dyads)
+
+
+def _both_ways(world: World, fired: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Both dyads of each fired event and the event's magnitude for each: i32[2V], f32[2V]."""
+    magnitude = world.events.magnitude
+    return jnp.concatenate([_forward(world, fired), _backward(world, fired)]), jnp.concatenate([magnitude, magnitude])
 
 
 def apply_shocks(world: World, params: Params) -> World:
-    """Sanctions, secondary sanctions, signals, incentives, conflict onsets, channel restorations."""
-    d = world.dyads
-    sanction_m = firing(world, "sanction")
-    secondary_m = firing(world, "secondary_sanction")
-    signal_at, signal_m = _both_ways(world, firing(world, "military_signal"))
-    incentive_m = firing(world, "incentive")
-    incentive_at, incentive_both = _both_ways(world, incentive_m)
-    onset_at, onset_m = _both_ways(world, firing(world, "conflict_onset"))
-    channel_at, channel_m = _both_ways(world, firing(world, "channel_restoration"))
-    target_trusts_actor = jnp.where(
-        incentive_m > 0, d.reverse[jnp.minimum(world.events.dyad, world.n_dyads - 1)], world.n_dyads
-    )
+    """Sanctions, secondary sanctions, signals, incentives, conflict onsets, channel restorations.
+
+    A sanction or secondary sanction of magnitude 0 lifts it.
+    """
+    d, ev = world.dyads, world.events
+    signal_at, signal_m = _both_ways(world, fires(world, "military_signal"))
+    incentive = fires(world, "incentive")
+    incentive_at, incentive_m = _both_ways(world, incentive)
+    onset_at, onset_m = _both_ways(world, fires(world, "conflict_onset"))
+    channel_at, channel_m = _both_ways(world, fires(world, "channel_restoration"))
     dyads = replace(
         d,
-        sanction=d.sanction.at[_at_fired(world, sanction_m)].set(sanction_m, mode="drop"),
-        secondary_sanction=d.secondary_sanction.at[_at_fired(world, secondary_m)].set(secondary_m, mode="drop"),
-        tension=d.tension.at[signal_at].add(signal_m * params.signal_tension, mode="drop").clip(0.0, 1.0),
-        trade_potential=d.trade_potential.at[incentive_at].multiply(
-            1.0 + incentive_both * params.incentive_trade, mode="drop"
+        sanction=d.sanction.at[_forward(world, fires(world, "sanction"))].set(ev.magnitude, mode="drop"),
+        secondary_sanction=d.secondary_sanction.at[_forward(world, fires(world, "secondary_sanction"))].set(
+            ev.magnitude, mode="drop"
         ),
-        trust_alpha=d.trust_alpha.at[target_trusts_actor].add(incentive_m * params.incentive_trust, mode="drop"),
+        tension=d.tension.at[signal_at].add(signal_m * params.signal_tension, mode="drop").clip(0.0, 1.0),
+        trade_potential=d.trade_potential.at[incentive_at].multiply(1.0 + incentive_m * params.incentive_trade, mode="drop"),
+        # the target now trusts the actor more: target->actor is the backward dyad
+        trust_alpha=d.trust_alpha.at[_backward(world, incentive)].add(ev.magnitude * params.incentive_trust, mode="drop"),
         conflict=d.conflict.at[onset_at].max(onset_m, mode="drop"),
         channel=d.channel.at[channel_at].max(channel_m, mode="drop"),
     )
@@ -81,7 +90,7 @@ def summit_exclusions(world: World) -> tuple[jax.Array, jax.Array, jax.Array]:
     weight = m_v * salience of x on the summit's issue, 0 where no pair.
     """
     ev = world.events
-    magnitude = firing(world, "summit")[ev.member_event]
+    magnitude = firing(world, "summit")[ev.member_event]  # a summit of magnitude 0 offends nobody
     same_event = ev.member_event[:, None] == ev.member_event[None, :]
     pair = (
         same_event

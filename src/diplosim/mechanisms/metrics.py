@@ -3,7 +3,8 @@
 Scalars f32[]: energy_price, conflict_total (sum of conflict over undirected
 pairs), conflict_max, polarisation (mean tension across blocs minus within),
 gdp_total (USD bn/yr), trade_total (USD bn/yr), approval_mean,
-agreements_in_force, agreements_violated.
+agreements_in_force (slots in force now), agreements_signed and
+agreements_violated (during this step; 0 for the initial world).
 Per bloc f32[B]: cohesion_b = mean alliance weight over dyads inside bloc b.
 Per watched dyad f32[W]: tension, trust (Beta mean), alliance, trade, and
 relation = trust - tension in [-1, 1].
@@ -48,9 +49,11 @@ def bloc_cohesion(world: World) -> jax.Array:
     return total / jnp.maximum(count, 1.0)
 
 
-def metrics(world: World) -> dict[str, jax.Array]:
-    """The step's metrics (see module docstring)."""
+def metrics(world: World, before: World | None = None) -> dict[str, jax.Array]:
+    """The metrics of ``world``, the world left by a step from ``before`` (see module docstring)."""
     d, s, a = world.dyads, world.states, world.agreements
+    old_status = a.status if before is None else before.agreements.status
+    changed = a.status != old_status
     inside = s.bloc[d.src] == s.bloc[d.dst]
     watch = world.watch
     trust = trust_mean(d)
@@ -64,7 +67,8 @@ def metrics(world: World) -> dict[str, jax.Array]:
         "trade_total": d.trade.sum(),
         "approval_mean": s.approval.mean(),
         "agreements_in_force": (a.status == _STATUS["in_force"]).sum(),
-        "agreements_violated": (a.status == _STATUS["violated"]).sum(),
+        "agreements_signed": (changed & (a.status == _STATUS["in_force"])).sum(),
+        "agreements_violated": (changed & (a.status == _STATUS["violated"])).sum(),
         "cohesion": bloc_cohesion(world),
         "watch_tension": d.tension[watch],
         "watch_trust": trust[watch],
@@ -79,47 +83,48 @@ def _crossed(before: jax.Array, after: jax.Array, level: float) -> tuple[jax.Arr
 
 
 def detect_events(before: World, after: World, capacity: int) -> dict[str, jax.Array]:
-    """Up to ``capacity`` endogenous events of one step.
+    """The endogenous events of one step, on at most ``capacity`` dyads (and every agreement slot).
 
-    Returns ``kind i32[C]`` (index into ENDOGENOUS_EVENTS, -1 for an empty
-    record), ``subject i32[C]`` (a dyad for sanctions and conflicts, an
-    agreement slot for agreements), ``actor``/``target i32[C]`` (the dyad's
-    src/dst or the agreement's parties), ``detail i32[C]`` (for agreements:
-    kind * len(CHANNELS) + channel; -1 otherwise) and ``dropped i32[]``
-    (events beyond capacity).
+    Records, R = 4 * capacity + A of them: ``kind i32[R]`` (index into
+    ENDOGENOUS_EVENTS, -1 for an empty record), ``subject i32[R]`` (a dyad for
+    sanctions and conflicts, an agreement slot for agreements),
+    ``actor``/``target i32[R]`` (the dyad's src/dst or the agreement's
+    parties), ``detail i32[R]`` (for agreements: kind * len(CHANNELS) +
+    channel; -1 otherwise) and ``dropped i32[]`` (dyads with events beyond
+    capacity).  One pass over the dyads finds those with any event.
     """
-    imposed, lifted = _crossed(before.dyads.sanction, after.dyads.sanction, SANCTION_LEVEL)
-    # conflict is symmetric: report it once, on the dyad with src < dst
-    onset, ended = _crossed(before.dyads.conflict, after.dyads.conflict, CONFLICT_LEVEL)
-    once = after.dyads.src < after.dyads.dst
-    old, new = before.agreements.status, after.agreements.status
-    changed = old != new
-    flags = [
-        imposed,
-        lifted,
-        onset & once,
-        ended & once,
-        changed & (new == _STATUS["in_force"]),
-        changed & (new == _STATUS["violated"]),
-        changed & (new == _STATUS["expired"]),
-    ]
-    sizes = [f.shape[0] for f in flags]
-    flat = jnp.concatenate(flags)
-    (where,) = jnp.nonzero(flat, size=capacity, fill_value=-1)
-    starts = jnp.cumsum(jnp.array([0] + sizes[:-1]))
-    kind = jnp.where(where >= 0, jnp.searchsorted(starts, where, side="right") - 1, -1)
-    subject = jnp.where(where >= 0, where - starts[jnp.maximum(kind, 0)], -1)
-    on_agreement = kind >= ENDOGENOUS_EVENTS.index("agreement_signed")
     d, a = after.dyads, after.agreements
-    dyad = jnp.clip(subject, 0, max(d.src.shape[0] - 1, 0))
-    slot = jnp.clip(subject, 0, max(a.status.shape[0] - 1, 0))
-    actor = jnp.where(on_agreement, a.party_a[slot], d.src[dyad])
-    target = jnp.where(on_agreement, a.party_b[slot], d.dst[dyad])
+    n_dyads = d.src.shape[0]
+    imposed, lifted = _crossed(before.dyads.sanction, d.sanction, SANCTION_LEVEL)
+    onset, ended = _crossed(before.dyads.conflict, d.conflict, CONFLICT_LEVEL)
+    once = d.src < d.dst  # conflict is symmetric: report it once
+    flags = jnp.stack([imposed, lifted, onset & once, ended & once], axis=1)  # bool[E, 4]
+    has_event = flags.any(axis=1)
+    (at,) = jnp.nonzero(has_event, size=capacity, fill_value=n_dyads)
+    found = at < n_dyads
+    dyad = jnp.minimum(at, max(n_dyads - 1, 0))
+    bits = flags[dyad] & found[:, None]  # [capacity, 4]
+    dyad_kind = jnp.where(bits, jnp.arange(4)[None, :], -1).ravel()
+    dyad_subject = jnp.repeat(jnp.where(found, at, -1), 4)
+    dyad_actor = jnp.repeat(jnp.where(found, d.src[dyad], -1), 4)
+    dyad_target = jnp.repeat(jnp.where(found, d.dst[dyad], -1), 4)
+
+    old, new = before.agreements.status, a.status
+    changed = old != new
+    first_agreement_kind = ENDOGENOUS_EVENTS.index("agreement_signed")
+    agreement_kind = jnp.select(
+        [changed & (new == _STATUS["in_force"]), changed & (new == _STATUS["violated"]), changed & (new == _STATUS["expired"])],
+        [first_agreement_kind, first_agreement_kind + 1, first_agreement_kind + 2],
+        -1,
+    )
+    on_agreement = agreement_kind >= 0
+    slots = jnp.arange(new.shape[0])
+    empty = -jnp.ones(4 * capacity, jnp.int32)
     return {
-        "kind": kind.astype(jnp.int32),
-        "subject": subject.astype(jnp.int32),
-        "actor": jnp.where(where >= 0, actor, -1).astype(jnp.int32),
-        "detail": jnp.where((where >= 0) & on_agreement, a.kind[slot] * len(CHANNELS) + a.channel[slot], -1).astype(jnp.int32),
-        "target": jnp.where(where >= 0, target, -1).astype(jnp.int32),
-        "dropped": jnp.maximum(flat.sum() - capacity, 0).astype(jnp.int32),
+        "kind": jnp.concatenate([dyad_kind, agreement_kind]).astype(jnp.int32),
+        "subject": jnp.concatenate([dyad_subject, jnp.where(on_agreement, slots, -1)]).astype(jnp.int32),
+        "actor": jnp.concatenate([dyad_actor, jnp.where(on_agreement, a.party_a, -1)]).astype(jnp.int32),
+        "target": jnp.concatenate([dyad_target, jnp.where(on_agreement, a.party_b, -1)]).astype(jnp.int32),
+        "detail": jnp.concatenate([empty, jnp.where(on_agreement, a.kind * len(CHANNELS) + a.channel, -1)]).astype(jnp.int32),
+        "dropped": jnp.maximum(has_event.sum() - capacity, 0).astype(jnp.int32),
     }

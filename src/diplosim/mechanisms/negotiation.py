@@ -19,6 +19,7 @@ leaders with low approval at home concede less).
 - An active envoy of principal p to counterpart c: the two bargain
   ENVOY_ROUNDS rounds on the issue they care most about together
   (argmax_k s_pk + s_ck); p's capability is discounted by the envoy's credibility.
+A state in several talks on one issue in one step moves by the mean of its moves.
 After bargaining, the principals (a summit's actor and target, an envoy's
 principal and counterpart) sign an agreement of kind issue_agreement[k] when
 |x_a - x_b| < agreement_gap, with terms (x_a + x_b) / 2, through the channel
@@ -34,7 +35,7 @@ import jax.numpy as jnp
 
 from diplosim.bargaining import bargain_round
 from diplosim.mechanisms.agreements import Candidates, concat, sign
-from diplosim.mechanisms.events import ROLE, apply_exclusions, firing
+from diplosim.mechanisms.events import ROLE, apply_exclusions, fires
 from diplosim.params import Params
 from diplosim.world import CHANNELS, World, replace
 
@@ -54,6 +55,17 @@ def _bargain(position, capability, salience, active, speed, rounds: int):
     return jax.lax.fori_loop(0, rounds, lambda _, x: one_round(x, capability, salience, active, speed), position)
 
 
+def _apply_moves(position: jax.Array, rows: jax.Array, issues: jax.Array, before: jax.Array, after: jax.Array) -> jax.Array:
+    """Write bargained positions back to ``position`` f32[N, K]; rows == N are skipped.
+
+    A state in several talks on the same issue in one step (three envoys on
+    one pair, say) moves by the mean of its moves, whatever their order.
+    """
+    moved = jnp.zeros_like(position).at[rows, issues].add(after - before, mode="drop")
+    talks = jnp.zeros_like(position).at[rows, issues].add(1.0, mode="drop")
+    return (position + moved / jnp.maximum(talks, 1.0)).clip(0.0, 1.0)
+
+
 def _candidates(world: World, params: Params, valid, a, b, issue, channel, before) -> tuple[Candidates, jax.Array]:
     """Agreements the principals a and b would sign on ``issue``; and their pre-talk positions."""
     x = world.states.position
@@ -71,7 +83,7 @@ def _candidates(world: World, params: Params, valid, a, b, issue, channel, befor
 def summits(world: World, params: Params) -> tuple[World, Candidates, jax.Array]:
     """Bargaining at the summits firing this step; returns the world, candidates and pre-talk positions [V, 2]."""
     ev, s = world.events, world.states
-    fire = firing(world, "summit") > 0
+    fire = fires(world, "summit")
     n_events = ev.step.shape[0]
     members = ev.member_state  # [P]
     seat = (ev.member_event[None, :] == jnp.arange(n_events)[:, None]) & (ev.member_role == ROLE["participant"])[None, :]
@@ -85,7 +97,7 @@ def summits(world: World, params: Params) -> tuple[World, Candidates, jax.Array]
     n = world.n_states
     rows = jnp.where(seat, members[None, :], n)
     before = s.position[jnp.stack([ev.actor, ev.target], 1), issue[:, None]]
-    new_position = s.position.at[rows, jnp.broadcast_to(issue[:, None], seat.shape)].set(moved, mode="drop")
+    new_position = _apply_moves(s.position, rows, jnp.broadcast_to(issue[:, None], seat.shape), position, moved)
     world = replace(world, states=replace(s, position=new_position))
     candidates, _ = _candidates(world, params, fire, ev.actor, ev.target, issue, jnp.zeros_like(issue), before)
     return world, candidates, before
@@ -104,7 +116,7 @@ def envoy_talks(world: World, params: Params) -> tuple[World, Candidates, jax.Ar
     speed = channel_speed[:, None] * flexibility(world, params)[pair]
     moved = _bargain(position, capability, salience, active, speed, ENVOY_ROUNDS)
     rows = jnp.where(active, pair, world.n_states)
-    new_position = s.position.at[rows, jnp.broadcast_to(issue[:, None], pair.shape)].set(moved, mode="drop")
+    new_position = _apply_moves(s.position, rows, jnp.broadcast_to(issue[:, None], pair.shape), position, moved)
     world = replace(world, states=replace(s, position=new_position))
     candidates, _ = _candidates(world, params, m.active, m.principal, m.counterpart, issue, m.channel, position)
     return world, candidates, position

@@ -38,9 +38,9 @@ def ceasefire_cap(world: World, params: Params) -> jax.Array:
 def bloc_conflict(world: World) -> jax.Array:
     """Highest conflict intensity between each state and each bloc: f32[N, B] in [0, 1]."""
     d, b = world.dyads, world.n_blocs
-    segment = d.dst * b + world.states.bloc[d.src]
-    worst = jax.ops.segment_max(d.conflict, segment, world.n_states * b)
-    return jnp.maximum(worst, 0.0).reshape(world.n_states, b)
+    from_bloc = world.states.bloc[d.src][:, None] == jnp.arange(b)[None, :]  # bool[E, B]
+    worst = jax.ops.segment_max(d.conflict[:, None] * from_bloc, d.dst, world.n_states, indices_are_sorted=True)
+    return jnp.maximum(worst, 0.0)
 
 
 def tension_drive(world: World, params: Params) -> jax.Array:
