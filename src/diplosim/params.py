@@ -75,7 +75,7 @@ class Params:
     sanction_trade_damping: Any = coef(0.8, "share of trade a full sanction removes", "1", 0.0, 1.0)
     conflict_trade_damping: Any = coef(0.9, "share of trade full-scale conflict removes", "1", 0.0, 1.0)
     closed_channel_trade: Any = coef(0.6, "share of trade that survives with embassies closed", "1", 0.0, 1.0)
-    energy_price_base: Any = coef(70.0, "oil price when supply meets demand", "USD/bbl", 1e-3)
+    energy_price_base: Any = coef(68.0, "oil price when supply meets demand (Brent, early August 2025)", "USD/bbl", 1e-3)
     energy_price_elasticity: Any = coef(0.25, "price elasticity of oil demand: price = base * (demand / delivered)^(1/elasticity), the ratio held in [1, 2]", "1", 1e-3)
     secondary_diversion: Any = coef(0.7, "share of purchases diverted from a seller under full secondary sanctions", "1", 0.0, 1.0)
     secondary_cost: Any = coef(0.25, "penalty paid by buyers per USD of oil bought from a seller under full secondary sanctions", "1", 0.0)

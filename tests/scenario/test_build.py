@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from diplosim.params import Params
+
 from diplosim.scenario import Scenario, build_world, load_scenario
 from diplosim.scenario.build import GRAVITY_TRADE
 from diplosim.scenario.schema import ScenarioSpec
@@ -204,7 +206,7 @@ def test_defaults_without_optional_tables():
     bare = {"bloc": "b", "gdp": 10.0, "military_share": 0.02, "approval": 0.5, "reliability": 0.5}
     scenario = load_scenario({"name": "bare", "blocs": ["b"], "states": [{"name": "X", **bare}, {"name": "Y", **bare}]})
     w = scenario.world
-    assert float(w.energy_price) == 70.0
+    assert float(w.energy_price) == pytest.approx(Params.__dataclass_fields__["energy_price_base"].default)
     assert w.envoys.principal.shape == (0,) and w.envoys.active.dtype == jnp.bool_
     assert w.events.step.shape == (0,) and w.events.member_role.shape == (0,) and w.watch.shape == (0,)
     assert w.states.position.shape == (2, 0)

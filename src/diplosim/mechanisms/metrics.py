@@ -5,7 +5,8 @@ pairs), conflict_max, polarisation (mean tension across blocs minus within),
 gdp_total (USD bn/yr), trade_total (USD bn/yr), approval_mean,
 agreements_in_force (slots in force now), agreements_signed and
 agreements_violated (during this step; 0 for the initial world).
-Per bloc f32[B]: cohesion_b = mean alliance weight over dyads inside bloc b.
+Per bloc f32[B]: cohesion_b = mean alliance weight over dyads inside bloc b
+(0 for a bloc with fewer than two members).
 Per watched dyad f32[W]: tension, trust (Beta mean), alliance, trade, and
 relation = trust - tension in [-1, 1].
 

@@ -13,6 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from diplosim.params import Params
 from diplosim.scenario import Scenario
 from diplosim.scenario.schema import ScenarioSpec
 from diplosim.world import (
@@ -33,10 +34,10 @@ from diplosim.world import (
 # With the 2024 gdp of China (18.7 tn) and the US (29.2 tn) among ~80 tn of
 # scenario gdp this gives ~340 bn/yr, near the 440 bn China sold the US.
 GRAVITY_TRADE = 0.05
-DEFAULT_TENSION = 0.05  # the dynamics' tension_base: strangers
+DEFAULT_TENSION = Params.__dataclass_fields__["tension_base"].default  # strangers
 DEFAULT_CHANNEL = 1.0  # embassies open
-TRUST_PRIOR = 2.0  # Beta counts alpha = beta; Params.trust_prior's default
-DEFAULT_ENERGY_PRICE = 70.0  # USD/bbl; Params.energy_price_base's default
+TRUST_PRIOR = Params.__dataclass_fields__["trust_prior"].default  # Beta counts alpha = beta
+DEFAULT_ENERGY_PRICE = Params.__dataclass_fields__["energy_price_base"].default  # USD/bbl
 DEFAULT_POSITION = 0.5  # an issue a state says nothing about: the middle
 DEFAULT_SALIENCE = 0.0  # ... and it does not care
 
