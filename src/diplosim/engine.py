@@ -33,7 +33,7 @@ from diplosim.mechanisms import (
 )
 from diplosim.mechanisms.metrics import detect_events, metrics
 from diplosim.params import Mechanisms, Params
-from diplosim.world import World
+from diplosim.world import World, materialise
 
 # Fixed per-mechanism key streams: adding a mechanism never changes another's draws.
 KEY_STREAM = {
@@ -82,9 +82,18 @@ def step(world: World, params: Params, key: jax.Array, mechanisms: Mechanisms = 
     new = world
     for name, mechanism in _pipeline(world.n_blocs):
         if getattr(mechanisms, name):
-            new = mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name]))
+            new = _settled(new, mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name])))
     new = new.replace(step=world.step + 1)
     return new, metrics(new, before=world)
+
+
+def _settled(before: World, after: World) -> World:
+    """``after`` with every array the mechanism changed computed once into memory (see ``materialise``).
+
+    Later mechanisms gather from these arrays; without this XLA would
+    recompute each producer at every gathered index.
+    """
+    return jax.tree.map(lambda old, new: new if new is old else materialise(new), before, after)
 
 
 step_jit = jax.jit(step, static_argnames="mechanisms")

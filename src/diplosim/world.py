@@ -186,9 +186,27 @@ def segment_sum_dst(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array
     return jax.ops.segment_sum(values, dyads.dst, n_states, indices_are_sorted=True)
 
 
+def materialise(values: jax.Array) -> jax.Array:
+    """``values`` unchanged, but computed once into memory before anything gathers from it.
+
+    XLA on a CPU fuses the computation of an array into a gather that reads it
+    (``x[reverse]``), recomputing the whole producer at every gathered index:
+    measured 10x slower on a 10^6-dyad world.  A one-element in-place update
+    is not fusible, so the producer is computed once.
+    """
+    if values.ndim == 0 or values.shape[0] == 0:
+        return values
+    return jax.lax.dynamic_update_slice(values, values[:1], (0,) * values.ndim)
+
+
+def reverse_of(values: jax.Array, dyads: Dyads) -> jax.Array:
+    """The value of the reverse dyad j->i for each dyad i->j: f32[E]."""
+    return materialise(values)[dyads.reverse]
+
+
 def segment_sum_src(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array:
     """Sum over the dyads leaving each state, as a sorted sum over the reverses."""
-    return segment_sum_dst(values[dyads.reverse], dyads, n_states)
+    return segment_sum_dst(reverse_of(values, dyads), dyads, n_states)
 
 
 def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
@@ -196,13 +214,15 @@ def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
 
     d_ij = 1/2 (sum_k s_ik |x_ik - x_jk| / sum_k s_ik + same with s_j)
     """
-    gap = jnp.abs(states.position[dyads.src] - states.position[dyads.dst])
-    s_i = states.salience[dyads.src]
-    s_j = states.salience[dyads.dst]
-    eps = 1e-6
-    d_i = (s_i * gap).sum(-1) / (s_i.sum(-1) + eps)
-    d_j = (s_j * gap).sum(-1) / (s_j.sum(-1) + eps)
-    return 0.5 * (d_i + d_j)
+    # one issue at a time: 1-D gathers are ten times faster on a CPU than [E, K] ones
+    weighted_i = weighted_j = 0.0
+    for k in range(states.position.shape[1]):
+        position, salience = states.position[:, k], states.salience[:, k]
+        gap = jnp.abs(position[dyads.src] - position[dyads.dst])
+        weighted_i = weighted_i + salience[dyads.src] * gap
+        weighted_j = weighted_j + salience[dyads.dst] * gap
+    total = states.salience.sum(axis=1) + 1e-6
+    return 0.5 * (weighted_i / total[dyads.src] + weighted_j / total[dyads.dst])
 
 
 FLOAT = jnp.float32

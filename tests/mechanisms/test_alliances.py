@@ -13,7 +13,7 @@ A_B, B_A, A_C, C_A, B_C, C_B = (TINY_INDEX[p] for p in [(0, 1), (1, 0), (0, 2), 
 
 def test_bloc_threat_is_mean_hostility_received_per_bloc(world):
     tension = world.dyads.tension.at[C_A].set(0.9).at[C_B].set(0.5)
-    threat = np.asarray(bloc_threat(world.replace(dyads=replace(world.dyads, tension=tension)), 2))
+    threat = np.asarray(bloc_threat(world.replace(dyads=replace(world.dyads, tension=tension)), 2)).T  # [N, B]
     # A receives from B (bloc 0) 0.2 and from C (bloc 1) 0.9; C receives 0.2 from A and B (bloc 0)
     np.testing.assert_allclose(threat, [[0.2, 0.9], [0.2, 0.5], [0.2, 0.0]], rtol=1e-6)
     shared = np.asarray(shared_threat(world.replace(dyads=replace(world.dyads, tension=tension)), 2))

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, CHANNELS, World, lookup_dyads, replace
+from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, CHANNELS, World, lookup_dyads, replace, reverse_of
 
 STATUS = {name: i for i, name in enumerate(AGREEMENT_STATUS)}
 KIND = {name: i for i, name in enumerate(AGREEMENT_KINDS)}
@@ -165,7 +165,7 @@ def agreements(world: World, params: Params, key: jax.Array) -> World:
     broke_ceasefire = (a.kind == KIND["ceasefire"]) & live
     breaker = jnp.zeros(n, bool).at[jnp.where(caught_a & broke_ceasefire, a.party_a, n)].set(True, mode="drop")
     breaker = breaker.at[jnp.where(caught_b & broke_ceasefire, a.party_b, n)].set(True, mode="drop")
-    hot = (d.tension > params.conflict_threshold) | (d.tension[d.reverse] > params.conflict_threshold)
+    hot = (d.tension > params.conflict_threshold) | (reverse_of(d.tension, d) > params.conflict_threshold)
     at_war_before = (s.conflict_baseline[d.src] > 0) & (s.conflict_baseline[d.dst] > 0)
     relapse = (breaker[d.src] | breaker[d.dst]) & hot & at_war_before
     conflict = jnp.where(relapse, jnp.maximum(d.conflict, params.violation_relapse), d.conflict)

@@ -17,27 +17,36 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import World, dyad_position_distance, replace, trust_mean
+from diplosim.world import World, dyad_position_distance, replace, reverse_of, segment_sum_dst, trust_mean
 
 
-def bloc_threat(world: World, n_blocs: int) -> jax.Array:
-    """Mean hostility each state receives from each bloc: f32[N, B] in [0, 1]."""
+def bloc_threat(world: World, n_blocs: int) -> list[jax.Array]:
+    """Mean hostility each state receives from each bloc: B arrays f32[N] in [0, 1].
+
+    One sorted segment sum over dst per bloc (B is small; [E, B] arrays are
+    much slower on a CPU than B passes over [E]).
+    """
     d, s = world.dyads, world.states
-    # one column per bloc, so the reduction stays a sorted segment sum over dst
-    from_bloc = s.bloc[d.src][:, None] == jnp.arange(n_blocs)[None, :]  # bool[E, B]
-    hostility = jnp.maximum(d.tension, d.sanction)[:, None] * from_bloc
-    total = jax.ops.segment_sum(hostility, d.dst, world.n_states, indices_are_sorted=True)
-    count = jax.ops.segment_sum(from_bloc.astype(hostility.dtype), d.dst, world.n_states, indices_are_sorted=True)
-    return total / jnp.maximum(count, 1.0)
+    hostility = jnp.maximum(d.tension, d.sanction)
+    from_bloc = s.bloc[d.src]
+    threats = []
+    for b in range(n_blocs):
+        mine = from_bloc == b
+        total = segment_sum_dst(jnp.where(mine, hostility, 0.0), d, world.n_states)
+        count = segment_sum_dst(mine.astype(hostility.dtype), d, world.n_states)
+        threats.append(total / jnp.maximum(count, 1.0))
+    return threats
 
 
 def shared_threat(world: World, n_blocs: int) -> jax.Array:
     """Threat that i and j both feel from third blocs: f32[E] >= 0."""
     d, s = world.dyads, world.states
-    threat = bloc_threat(world, n_blocs)
-    blocs = jnp.arange(n_blocs)
-    third = (blocs[None, :] != s.bloc[d.src][:, None]) & (blocs[None, :] != s.bloc[d.dst][:, None])
-    return (threat[d.src] * threat[d.dst] * third).sum(-1)
+    bloc_i, bloc_j = s.bloc[d.src], s.bloc[d.dst]
+    shared = jnp.zeros_like(d.tension)
+    for b, threat in enumerate(bloc_threat(world, n_blocs)):
+        third = (bloc_i != b) & (bloc_j != b)
+        shared = shared + jnp.where(third, threat[d.src] * threat[d.dst], 0.0)
+    return shared
 
 
 def alliances(world: World, params: Params, key: jax.Array, *, n_blocs: int) -> World:
@@ -48,9 +57,9 @@ def alliances(world: World, params: Params, key: jax.Array, *, n_blocs: int) -> 
     target = (
         params.alliance_bloc * (s.bloc[d.src] == s.bloc[d.dst])
         + params.alliance_threat * shared_threat(world, n_blocs)
-        + params.alliance_trust * (0.5 * (trust + trust[d.reverse]) - 0.5)
+        + params.alliance_trust * (0.5 * (trust + reverse_of(trust, d)) - 0.5)
         - params.alliance_distance * dyad_position_distance(s, d)
     ).clip(0.0, 1.0)
     alliance = d.alliance + params.alliance_relax * (target - d.alliance)
-    alliance = 0.5 * (alliance + alliance[d.reverse])
+    alliance = 0.5 * (alliance + reverse_of(alliance, d))
     return replace(world, dyads=replace(d, alliance=alliance.clip(0.0, 1.0)))

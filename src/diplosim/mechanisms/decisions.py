@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from diplosim.mechanisms.agreements import KIND, Candidates, pair_mask, parties_to, sign
 from diplosim.params import Params
-from diplosim.world import World, replace
+from diplosim.world import World, replace, reverse_of
 
 CONFLICT_LEVEL = 0.1
 MAX_CEASEFIRES_PER_STEP = 4  # mutual ceasefire proposals signed per step (static)
@@ -86,7 +86,7 @@ def default_actions(world: World, params: Params, key: jax.Array) -> Actions:
 def ceasefire_candidates(world: World, params: Params, propose: jax.Array) -> Candidates:
     """Mutual ceasefire proposals, at most MAX_CEASEFIRES_PER_STEP, as agreements to sign."""
     d = world.dyads
-    mutual = propose & propose[d.reverse] & (d.src < d.dst)
+    mutual = propose & reverse_of(propose, d) & (d.src < d.dst)
     (at,) = jnp.nonzero(mutual, size=MAX_CEASEFIRES_PER_STEP, fill_value=world.n_dyads)
     valid = at < world.n_dyads
     e = jnp.minimum(at, world.n_dyads - 1)
@@ -106,8 +106,8 @@ def apply_actions(world: World, params: Params, actions: Actions) -> World:
     d = world.dyads
     sanction = d.sanction + params.sanction_rate * (actions.sanction - d.sanction)
     secondary = d.secondary_sanction + params.secondary_rate * (actions.secondary - d.secondary_sanction)
-    unanswered = actions.propose_ceasefire & ~actions.propose_ceasefire[d.reverse]
-    push = params.signal_size * params.signal_tension * (actions.signal | actions.signal[d.reverse])
+    unanswered = actions.propose_ceasefire & ~reverse_of(actions.propose_ceasefire, d)
+    push = params.signal_size * params.signal_tension * (actions.signal | reverse_of(actions.signal, d))
     tension = (d.tension - params.goodwill_tension * unanswered + push).clip(0.0, 1.0)
     world = replace(
         world,

@@ -99,12 +99,12 @@ def detect_events(before: World, after: World, capacity: int) -> dict[str, jax.A
     imposed, lifted = _crossed(before.dyads.sanction, d.sanction, SANCTION_LEVEL)
     onset, ended = _crossed(before.dyads.conflict, d.conflict, CONFLICT_LEVEL)
     once = d.src < d.dst  # conflict is symmetric: report it once
-    flags = jnp.stack([imposed, lifted, onset & once, ended & once], axis=1)  # bool[E, 4]
-    has_event = flags.any(axis=1)
+    flags = (imposed, lifted, onset & once, ended & once)  # four bool[E]: no [E, 4] array (slow on a CPU)
+    has_event = flags[0] | flags[1] | flags[2] | flags[3]
     (at,) = jnp.nonzero(has_event, size=capacity, fill_value=n_dyads)
     found = at < n_dyads
     dyad = jnp.minimum(at, max(n_dyads - 1, 0))
-    bits = flags[dyad] & found[:, None]  # [capacity, 4]
+    bits = jnp.stack([flag[dyad] for flag in flags], axis=1) & found[:, None]  # [capacity, 4]
     dyad_kind = jnp.where(bits, jnp.arange(4)[None, :], -1).ravel()
     dyad_subject = jnp.repeat(jnp.where(found, at, -1), 4)
     dyad_actor = jnp.repeat(jnp.where(found, d.src[dyad], -1), 4)

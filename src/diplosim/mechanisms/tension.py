@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from diplosim.mechanisms.agreements import parties_to
 from diplosim.params import Params
-from diplosim.world import World, dyad_position_distance, replace, segment_sum_dst, trust_mean
+from diplosim.world import World, dyad_position_distance, replace, reverse_of, segment_sum_dst, trust_mean
 
 
 def ceasefire_cap(world: World, params: Params) -> jax.Array:
@@ -35,12 +35,15 @@ def ceasefire_cap(world: World, params: Params) -> jax.Array:
     return jnp.where(bound[d.src] | bound[d.dst], params.ceasefire_cap, 1.0)
 
 
-def bloc_conflict(world: World) -> jax.Array:
-    """Highest conflict intensity between each state and each bloc: f32[N, B] in [0, 1]."""
-    d, b = world.dyads, world.n_blocs
-    from_bloc = world.states.bloc[d.src][:, None] == jnp.arange(b)[None, :]  # bool[E, B]
-    worst = jax.ops.segment_max(d.conflict[:, None] * from_bloc, d.dst, world.n_states, indices_are_sorted=True)
-    return jnp.maximum(worst, 0.0)
+def conflict_with_own_bloc(world: World) -> jax.Array:
+    """For each dyad i->j, the highest conflict between j and any member of i's bloc: f32[E] in [0, 1]."""
+    d = world.dyads
+    bloc_of = world.states.bloc[d.src]
+    result = jnp.zeros_like(d.conflict)
+    for b in range(world.n_blocs):  # one sorted segment max per bloc: B passes over [E]
+        worst = jax.ops.segment_max(jnp.where(bloc_of == b, d.conflict, 0.0), d.dst, world.n_states, indices_are_sorted=True)
+        result = jnp.where(bloc_of == b, jnp.maximum(worst, 0.0)[d.dst], result)
+    return result
 
 
 def tension_drive(world: World, params: Params) -> jax.Array:
@@ -48,9 +51,9 @@ def tension_drive(world: World, params: Params) -> jax.Array:
     d = world.dyads
     drive = (
         params.tension_base
-        + params.tension_sanction * jnp.maximum(d.sanction, d.sanction[d.reverse])
+        + params.tension_sanction * jnp.maximum(d.sanction, reverse_of(d.sanction, d))
         + params.tension_conflict * d.conflict
-        + params.tension_bloc_conflict * bloc_conflict(world)[d.dst, world.states.bloc[d.src]]
+        + params.tension_bloc_conflict * conflict_with_own_bloc(world)
         + params.tension_distance * dyad_position_distance(world.states, d)
         - params.tension_alliance * d.alliance
         - params.tension_trust * (trust_mean(d) - 0.5)
@@ -71,6 +74,6 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
         + params.conflict_escalation * jnp.maximum(tension - params.conflict_threshold, 0.0) * strength
         - params.conflict_deescalation * jnp.maximum(params.conflict_threshold - tension, 0.0)
     )
-    conflict = jnp.maximum(conflict, conflict[d.reverse])
+    conflict = jnp.maximum(conflict, reverse_of(conflict, d))
     conflict = jnp.minimum(conflict.clip(0.0, 1.0), ceasefire_cap(world, params))
     return replace(world, dyads=replace(d, tension=tension, conflict=conflict))

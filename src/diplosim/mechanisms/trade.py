@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import World, replace, segment_sum_dst, segment_sum_src
+from diplosim.world import World, replace, reverse_of, segment_sum_dst, segment_sum_src
 
 _TINY = 1e-9
 
@@ -33,7 +33,7 @@ _TINY = 1e-9
 def friction(world: World, params: Params) -> jax.Array:
     """Share of trade potential that gets through each dyad: f32[E] in [0, 1]."""
     d = world.dyads
-    sanction = jnp.maximum(d.sanction, d.sanction[d.reverse])
+    sanction = jnp.maximum(d.sanction, reverse_of(d.sanction, d))
     return (
         (1.0 - params.sanction_trade_damping * sanction)
         * (1.0 - params.conflict_trade_damping * d.conflict)
