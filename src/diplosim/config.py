@@ -81,7 +81,7 @@ class EngineConfig:
     device: str = "auto"  # auto | cpu | gpu
     chunk_steps: int = 0  # steps per compiled chunk (progress bar granularity); 0: automatic
     agreement_slots: int = 16
-    event_log_capacity: int = 64  # endogenous events recorded per step
+    event_log_capacity: int = 64  # dyads whose endogenous events are recorded per step (agreements: all)
     progress: bool = True
     # compiled programs are kept here and reused by later runs of the same shapes ("" turns it off)
     compile_cache: str = "${oc.env:DIPLOSIM_COMPILE_CACHE,${oc.env:HOME,.}/.cache/diplosim/xla}"

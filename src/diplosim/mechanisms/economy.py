@@ -7,12 +7,13 @@ Reads states' ``gdp``, ``power``, ``military_share``, ``trade_baseline``,
 
 Annual growth of state i (all money in USD bn/yr, oil in mb/d, 0.365 turns
 mb/d x USD/bbl into USD bn/yr):
-  g_i = g0 + g_T (T_i / T*_i - 1) - c_C (C_i - C0_i) + O_i / Y_i
+  g_i = g0 + g_T (T_i / T0_i - 1) - c_C (C_i - C0_i) + O_i / Y_i
   O_i = 0.365 [ (P - P0)(sold_i - bought_i)              price gain or loss
                - P (share_i - sold_i)^+                    unsold exports
                - P (D_i - bought_i)^+                      unmet demand
                - c_q P sum_{e = k->i} F_e X_k ]            secondary-sanction penalties
-with T_i the trade of i (exports + imports), C_i its highest conflict
+with T_i the trade of i (exports + imports), T0_i = trade_baseline (its trade
+at step 0), C_i its highest conflict
 intensity (C0_i at step 0: the observed gdp already carries it, so a
 ceasefire pays a peace dividend) and share_i = S_i min(1, sum D / sum S) its share of world demand.
   Y_i <- Y_i max(1 + g_i / 52, 1/2)        (at most halved in one step)
