@@ -87,7 +87,8 @@ def tiny_world(n_agreements: int = 4) -> World:
     )
     return World(
         states=states, envoys=envoys, dyads=dyads, agreements=agreements, events=events,
-        watch=jnp.array([index[(0, 2)]], I), issue_agreement=jnp.array([0, 2], I), energy_price=jnp.asarray(70.0, F),
+        watch=jnp.array([index[(0, 2)]], I), issue_agreement=jnp.array([0, 2], I),
+        energy_dyads=jnp.array([index[(2, 0)], index[(2, 1)]], I), energy_price=jnp.asarray(70.0, F),
         step=jnp.asarray(0, I), n_blocs=2,
     )
 

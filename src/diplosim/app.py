@@ -6,9 +6,13 @@ launchers call it directly with a composed config.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
+import math
 import time
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
+from diplosim.config import Config
 from diplosim.engine import Trajectory, run_spec, select_device, simulate
 from diplosim.io import run_metadata, run_tables, write_tables
 from diplosim.mechanisms.trade import calibrate_trade
@@ -47,6 +52,76 @@ def run_id_of(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+# Settings of the machine, not of the experiment: where compiled programs are cached (by default
+# under $HOME, so it differs between users) and whether a progress bar is drawn.  They change
+# nothing a run computes, so they are kept out of the run id and the recorded configuration: the
+# same experiment gives the same id and the same bytes on any machine.
+MACHINE_SETTINGS = (("engine", "compile_cache"), ("engine", "progress"))
+
+
+def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without ``MACHINE_SETTINGS``: what the run id hashes and the tables record."""
+    recorded = copy.deepcopy(config)
+    for section, key in MACHINE_SETTINGS:
+        recorded.get(section, {}).pop(key, None)
+    return recorded
+
+
+def schema_at(path: str) -> Any:
+    """The declared type of the config field at dotted ``path`` (a dataclass for a section), or None."""
+    node: Any = Config
+    for part in path.split(".") if path else []:
+        if not dataclasses.is_dataclass(node):
+            return None
+        hints = typing.get_type_hints(node)
+        if part not in hints:
+            return None
+        node = hints[part]
+    return node
+
+
+def allowed_keys(section: str) -> list[str]:
+    """The keys the structured config declares under ``section`` ("" for the top level)."""
+    node = schema_at(section)
+    return [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else []
+
+
+def _check_keys(values: dict[str, Any], section: str) -> None:
+    """Raise ValueError for a key the schema does not declare (``+engine.turbo=1`` gets past
+    Hydra) or one deleted from it (``~steps``)."""
+    allowed = allowed_keys(section)
+    for key, value in values.items():
+        path = f"{section}.{key}" if section else key
+        if key not in allowed:
+            raise ValueError(f"{path}: unknown config key; allowed: {', '.join(allowed)}")
+        if isinstance(value, dict) and dataclasses.is_dataclass(schema_at(path)) and path != "scenario":
+            _check_keys(value, path)
+    for key in allowed:
+        if key not in values:
+            path = f"{section}.{key}" if section else key
+            raise ValueError(f"{path}: missing; every key of the structured config is required (remove the ~{path} override)")
+
+
+F32_MAX = 3.4028234663852886e38
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise ValueError (one line: field, value, what is allowed) for a config no run can use.
+
+    The scenario section is checked by ``diplosim.scenario`` and the coefficient ranges by
+    ``diplosim.params.check_params``; this adds what neither sees.
+    """
+    _check_keys(config, "")
+    for name, value in config["dynamics"].items():
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and abs(value) <= F32_MAX):
+            raise ValueError(f"dynamics.{name} = {value}: must be a finite number (a 32-bit float)")
+    if not -(2**63) <= config["seed"] < 2**63:
+        raise ValueError(f"seed = {config['seed']}: must be a whole number in [-2**63, 2**63 - 1]")
+    for section, key in (("engine", "chunk_steps"), ("engine", "event_log_capacity"), ("output", "max_dyads")):
+        if config[section][key] < 0:
+            raise ValueError(f"{section}.{key} = {config[section][key]}: must be >= 0")
+
+
 def use_compile_cache(directory: str) -> None:
     """Keep compiled XLA programs on disk: a second run of the same shapes skips compilation."""
     if directory:
@@ -58,6 +133,7 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
     """Run the configured scenario and write its tables (and plot) into ``out_dir``."""
     started = time.perf_counter()
     config = as_dict(cfg)
+    check_config(config)
     engine, output = config["engine"], config["output"]
     if output["every"] < 1:
         raise ValueError(f"output.every = {output['every']}: must be >= 1")
@@ -81,8 +157,9 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
             world, params, jax.random.key(config["seed"]), config["steps"], spec,
             chunk_steps=engine["chunk_steps"], progress=engine["progress"],
         )
-    run_id = run_id_of(config)
-    meta = run_metadata(run_id=run_id, scenario=scenario, config=config, seed=config["seed"], backend=device.platform)
+    recorded = recorded_config(config)
+    run_id = run_id_of(recorded)
+    meta = run_metadata(run_id=run_id, scenario=scenario, config=recorded, seed=config["seed"], backend=device.platform)
     out_dir = Path(out_dir)
     paths = write_tables(out_dir, run_tables(scenario, trajectory, run_id), meta)
     if output["plot"]:

@@ -154,6 +154,9 @@ class World:
     agreements: Agreements
     events: Events
     watch: Any = spec("dyads reported as named indices, i32[W]", "index", 0, None)
+    energy_dyads: Any = spec(
+        "dyads on which oil can flow (supply at src, demand at dst), ascending, i32[F]; "
+        "recompute with with_energy_dyads after changing supply or demand", "index", 0, None)
     issue_agreement: Any = spec("agreement kind a deal on each issue makes (index into AGREEMENT_KINDS, -1: none), i32[K]", "index", -1, len(AGREEMENT_KINDS) - 1)
     energy_price: Any = spec("world oil price", "USD/bbl", 0.0, None)
     step: Any = spec("steps taken so far, i32[]", "step", 0, None)
@@ -257,3 +260,17 @@ def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Arra
 def state_max_conflict(dyads: Dyads, n_states: int) -> jax.Array:
     """Highest conflict intensity each state is engaged in: f32[N] in [0, 1]."""
     return jax.ops.segment_max(dyads.conflict, dyads.dst, n_states, indices_are_sorted=True).clip(0.0, 1.0)
+
+
+def energy_dyad_index(energy_supply, energy_demand, src, dst):
+    """Indices of the dyads from a state with oil supply to one with oil demand, ascending: i32[F] (numpy)."""
+    import numpy as np
+
+    supply, demand = np.asarray(energy_supply), np.asarray(energy_demand)
+    return np.flatnonzero((supply[np.asarray(src)] > 0) & (demand[np.asarray(dst)] > 0)).astype(np.int32)
+
+
+def with_energy_dyads(world: World) -> World:
+    """The world with ``energy_dyads`` recomputed from its states' supply and demand (host-side)."""
+    s, d = world.states, world.dyads
+    return world.replace(energy_dyads=jnp.asarray(energy_dyad_index(s.energy_supply, s.energy_demand, d.src, d.dst)))

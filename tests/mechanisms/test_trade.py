@@ -4,7 +4,7 @@ import pytest
 
 from diplosim.mechanisms.trade import friction, trade_and_energy
 from diplosim.params import params_from
-from diplosim.world import replace
+from diplosim.world import replace, with_energy_dyads
 from worlds import TINY_INDEX
 
 KEY = jax.random.key(0)
@@ -49,7 +49,7 @@ def test_secondary_sanctions_divert_buyers_and_scarcity_raises_price(world):
     states = replace(world.states, energy_supply=world.states.energy_supply.at[1].set(1.0))
     dyads = replace(world.dyads, secondary_sanction=world.dyads.secondary_sanction.at[A_C].set(1.0))
     params = params_from({"secondary_diversion": 0.7, "energy_price_base": 70.0, "energy_price_elasticity": 0.5})
-    after = trade_and_energy(world.replace(states=states, dyads=dyads), params, KEY)
+    after = trade_and_energy(with_energy_dyads(world.replace(states=states, dyads=dyads)), params, KEY)
     flow = np.asarray(after.dyads.energy_flow)
     # A buys from B (weight 1.0) and C (weight 2.1 * 0.3 = 0.63)
     assert flow[B_A] == pytest.approx(1.0 / 1.63, rel=1e-5)
@@ -59,7 +59,7 @@ def test_secondary_sanctions_divert_buyers_and_scarcity_raises_price(world):
     assert float(after.energy_price) == pytest.approx(70.0)
     # now C has no capacity left for A: deliveries fall short and the price rises
     states = replace(states, energy_supply=states.energy_supply.at[2].set(1.0).at[1].set(0.5))
-    short = trade_and_energy(world.replace(states=states, dyads=dyads), params, KEY)
+    short = trade_and_energy(with_energy_dyads(world.replace(states=states, dyads=dyads)), params, KEY)
     delivered = float(short.dyads.energy_flow.sum())
     assert delivered < 2.0
     assert float(short.energy_price) == pytest.approx(70.0 * (2.0 / delivered) ** 2, rel=1e-4)
@@ -82,3 +82,11 @@ def test_calibrated_potential_reproduces_observed_trade(world):
     assert w.dyads.trade_potential[A_C] == pytest.approx(10.0 / 0.36)
     after = trade_and_energy(w, params, KEY)
     np.testing.assert_allclose(after.dyads.trade, w.dyads.trade, rtol=1e-5)  # observed trade is the fixed point
+
+
+def test_oil_flows_only_on_routes_from_sellers_to_buyers(world):
+    np.testing.assert_array_equal(with_energy_dyads(world).energy_dyads, world.energy_dyads)
+    after = trade_and_energy(world, params_from(), KEY)
+    flow = np.asarray(after.dyads.energy_flow)
+    off_route = np.setdiff1d(np.arange(flow.size), np.asarray(world.energy_dyads))
+    assert (flow[off_route] == 0).all()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from diplosim.mechanisms.trade import secondary_exposure
+from diplosim.mechanisms.trade import energy_routes, secondary_exposure
 from diplosim.params import Params
 from diplosim.world import DT, World, replace, segment_sum_dst, segment_sum_src, state_max_conflict
 
@@ -38,7 +38,9 @@ def oil_income(world: World, params: Params) -> jax.Array:
     n, price = world.n_states, world.energy_price
     market = jnp.minimum(1.0, s.energy_demand.sum() / (s.energy_supply.sum() + 1e-9))
     fair_share = s.energy_supply * market
-    penalty_volume = segment_sum_dst(d.energy_flow * secondary_exposure(world)[d.src], d, n)
+    route, seller, buyer = energy_routes(world)
+    penalised = d.energy_flow[route] * secondary_exposure(world)[seller]
+    penalty_volume = jax.ops.segment_sum(penalised, buyer, n, indices_are_sorted=True)
     income = (
         (price - params.energy_price_base) * (s.energy_sold - s.energy_bought)
         - price * jnp.maximum(fair_share - s.energy_sold, 0.0)

@@ -27,6 +27,7 @@ from diplosim.world import (
     Events,
     States,
     World,
+    energy_dyad_index,
 )
 
 # Gravity model for the trade a file does not list, in USD bn/yr:
@@ -314,6 +315,7 @@ def assemble_world(
     ``states["conflict_baseline"]`` is filled here from the dyads' initial conflict.
     """
     states["conflict_baseline"] = state_max(np.asarray(dyads["conflict"], np.float32), np.asarray(dyads["dst"]), len(states["gdp"]))
+    energy_dyads = energy_dyad_index(states["energy_supply"], states["energy_demand"], dyads["src"], dyads["dst"])
     return World(
         n_blocs=n_blocs,
         states=_record(States, states),
@@ -323,6 +325,7 @@ def assemble_world(
         events=_record(Events, events),
         watch=_device(np.asarray(watch, np.int32)),
         issue_agreement=_device(np.asarray(issue_agreement, np.int32)),
+        energy_dyads=_device(energy_dyads),
         energy_price=_device(np.float32(energy_price)),
         step=_device(np.int32(0)),
     )
