@@ -1,0 +1,222 @@
+"""The benchmark suite: per-step time, peak memory, compile time, batch throughput and the roofline.
+
+    .venv/bin/python benchmarks/suite.py                      # everything (10^3 .. 10^6 states)
+    .venv/bin/python benchmarks/suite.py --sizes 1000 100000  # chosen world sizes
+    .venv/bin/python benchmarks/suite.py --batches 1 10 100   # chosen simulate_batch sizes
+
+Runs unchanged on a GPU machine (JAX picks the GPU).  Every world size runs in
+its own process, so its peak memory is its own.  Rows are appended to
+``benchmarks/results/suite.csv`` and the whole table is rewritten as
+``benchmarks/results/suite.md``; each row names the machine, the JAX version
+and backend, and the date.
+
+What is measured, for the full model (every mechanism on, states sampled
+every step, the endogenous event log on, as in a default run):
+- ``compile_s``: compiling one chunk of ``--steps`` steps;
+- ``step_ms``: median over ``--repeats`` runs of that chunk, per step;
+- ``peak_mb``: the process's peak resident memory (CPU) or the device's peak
+  bytes in use (GPU);
+- ``floor_ms`` and ``over_floor``: the memory-bandwidth floor of a step (each
+  world array read once and written once, at the bandwidth measured in the
+  same process by a large array copy) and measured time over that floor;
+- ``batch`` rows: ``simulate_batch`` throughput on the Alaska scenario, in
+  scenario-steps per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+COLUMNS = [
+    "date", "machine", "jax", "backend", "kind", "world", "states", "dyads", "batch", "steps",
+    "compile_s", "step_ms", "peak_mb", "bandwidth_gbs", "floor_ms", "over_floor", "throughput_steps_s",
+]
+
+
+def machine() -> str:
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform != "cpu":
+        return f"{device.device_kind} ({os.cpu_count()} CPU cores)"
+    cpu = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def peak_mb() -> float:
+    import jax
+
+    device = jax.devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and "peak_bytes_in_use" in stats:
+        return stats["peak_bytes_in_use"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bandwidth_gbs(megabytes: int = 512, repeats: int = 5) -> float:
+    """Memory bandwidth seen by XLA: a large array read and written once (GB/s)."""
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.ones(megabytes * 2**20 // 4, jnp.float32)
+    scale = jax.jit(lambda v: v * 1.0001)
+    jax.block_until_ready(scale(x))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        jax.block_until_ready(scale(x))
+        times.append(time.perf_counter() - started)
+    return 2 * x.nbytes / statistics.median(times) / 1e9
+
+
+def world_bytes(world) -> int:
+    import jax
+
+    return sum(leaf.nbytes for leaf in jax.tree.leaves(world))
+
+
+def _common() -> dict:
+    import jax
+
+    return {"date": datetime.date.today().isoformat(), "machine": machine(), "jax": jax.__version__,
+            "backend": jax.default_backend()}
+
+
+def measure_world(n_states: int, steps: int, repeats: int) -> dict:
+    """One synthetic world, in this process (called in a child process per size)."""
+    import jax
+
+    from diplosim.engine import RunSpec, _run_chunk
+    from diplosim.mechanisms.trade import calibrate_trade
+    from diplosim.params import params_from
+    from diplosim.scenario import synthetic_scenario
+
+    params = params_from()
+    world = calibrate_trade(synthetic_scenario(n_states, n_envoys=max(4, n_states // 1000)).world, params)
+    key = jax.random.key(0)
+    spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
+    started = time.perf_counter()
+    compiled = _run_chunk.lower(world, params, key, spec=spec, samples=steps, every=1).compile()
+    compile_s = time.perf_counter() - started
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        jax.block_until_ready(compiled(world, params, key))
+        times.append((time.perf_counter() - started) / steps)
+    step_s = statistics.median(times)
+    peak = peak_mb()  # before the bandwidth probe allocates its own arrays
+    bandwidth = bandwidth_gbs()
+    floor_s = 2 * world_bytes(world) / (bandwidth * 1e9)  # every array read once and written once
+    return {
+        **_common(), "kind": "step", "world": f"synthetic_{n_states}", "states": world.n_states, "dyads": world.n_dyads,
+        "batch": 1, "steps": steps, "compile_s": round(compile_s, 2), "step_ms": round(step_s * 1e3, 3),
+        "peak_mb": round(peak, 1), "bandwidth_gbs": round(bandwidth, 2), "floor_ms": round(floor_s * 1e3, 3),
+        "over_floor": round(step_s / floor_s, 2), "throughput_steps_s": round(1 / step_s, 2),
+    }
+
+
+def measure_batches(batches: list[int], steps: int, repeats: int) -> list[dict]:
+    """simulate_batch throughput on the Alaska scenario (scenario-steps per second)."""
+    import jax
+
+    from diplosim.engine import RunSpec, simulate_batch
+    from diplosim.mechanisms.trade import calibrate_trade
+    from diplosim.params import params_from, stack_params
+    from diplosim.scenario import load_scenario_file
+
+    params = params_from()
+    world = calibrate_trade(load_scenario_file(Path(__file__).parents[1] / "conf/scenario/alaska_2025.yaml").world, params)
+    spec = RunSpec(every=steps, sample_states=False, event_capacity=0)
+    rows = []
+    for batch in batches:
+        many = stack_params([params] * batch)
+        keys = jax.random.split(jax.random.key(0), batch)
+        started = time.perf_counter()
+        simulate_batch(world, many, keys, steps, spec, chunk_steps=steps)
+        compile_s = time.perf_counter() - started  # first call: compile + one run
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            simulate_batch(world, many, keys, steps, spec, chunk_steps=steps)
+            times.append(time.perf_counter() - started)
+        run_s = statistics.median(times)
+        rows.append({
+            **_common(), "kind": "batch", "world": "alaska_2025", "states": world.n_states, "dyads": world.n_dyads,
+            "batch": batch, "steps": steps, "compile_s": round(compile_s - run_s, 2), "step_ms": round(run_s / steps * 1e3, 3),
+            "peak_mb": round(peak_mb(), 1), "throughput_steps_s": round(batch * steps / run_s, 1),
+        })
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def write(rows: list[dict]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "suite.csv"
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+    with path.open() as f:
+        table = list(csv.DictReader(f))
+    lines = [
+        "# Benchmark suite results", "",
+        "Written by `benchmarks/suite.py` (see its docstring for what each column means). "
+        "`step` rows: synthetic worlds, about 10 directed dyads per state, full model. "
+        "`batch` rows: `simulate_batch` on the Alaska scenario.", "",
+        "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
+    ]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |" for r in table]
+    (RESULTS / "suite.md").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--batches", type=int, nargs="*", default=[1, 10, 100, 1_000, 10_000])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--one-world", type=int, help=argparse.SUPPRESS)  # the child process
+    args = parser.parse_args()
+    if args.one_world:
+        print(json.dumps(measure_world(args.one_world, args.steps, args.repeats)))
+        return
+    rows = []
+    for n in args.sizes:
+        child = subprocess.run(
+            [sys.executable, __file__, "--one-world", str(n), "--steps", str(args.steps), "--repeats", str(args.repeats)],
+            capture_output=True, text=True, check=False,
+        )
+        if child.returncode != 0:
+            print(f"size {n}: failed: {child.stderr.strip().splitlines()[-1] if child.stderr.strip() else child.returncode}")
+            continue
+        rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    if args.batches:
+        rows += measure_batches(args.batches, 52, args.repeats)
+    print(f"wrote {write(rows)}")
+
+
+if __name__ == "__main__":
+    main()
