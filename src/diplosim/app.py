@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diplosim.config import Config
 from diplosim.engine import Trajectory, run_spec, select_device, simulate
+from diplosim.guard import NumericalError, first_problem
 from diplosim.io import run_metadata, run_tables, write_tables
 from diplosim.mechanisms.trade import calibrate_trade
 from diplosim.params import check_params, params_from
@@ -150,13 +151,17 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
         sample_states=output["states"],
         sample_dyads=output["dyads"] and scenario.world.n_dyads <= output["max_dyads"],
         event_capacity=engine["event_log_capacity"],
+        guard=engine["guard"],
     )
     with jax.default_device(device):
         world = calibrate_trade(jax.device_put(scenario.world, device), params)
-        _, trajectory = simulate(
-            world, params, jax.random.key(config["seed"]), config["steps"], spec,
-            chunk_steps=engine["chunk_steps"], progress=engine["progress"],
-        )
+        try:
+            _, trajectory = simulate(
+                world, params, jax.random.key(config["seed"]), config["steps"], spec,
+                chunk_steps=engine["chunk_steps"], progress=engine["progress"],
+            )
+        except NumericalError as err:  # engine.guard=stop: name the agent as the scenario does
+            raise err.named(scenario) from None
     recorded = recorded_config(config)
     run_id = run_id_of(recorded)
     meta = run_metadata(run_id=run_id, scenario=scenario, config=recorded, seed=config["seed"], backend=device.platform)
@@ -205,6 +210,9 @@ def summary(result: RunResult) -> str:
     lines += [f"{name:<{width}}  {float(v[0]):>12.3f}  {float(v[-1]):>12.3f}" for name, v in rows]
     lines += ["what happened:", *story(pq.read_table(result.paths["events"]))]
     lines.append(f"tables: {', '.join(str(p) for p in result.paths.values())}")
+    problem = first_problem(m, result.scenario)  # engine.guard=flag: the first NaN or infinity met
+    if problem:
+        lines.append(f"warning: {problem} (engine.guard=flag: the run went on; see finite in metrics.parquet)")
     return "\n".join(lines)
 
 

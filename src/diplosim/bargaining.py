@@ -316,6 +316,9 @@ def read_actors(table: Any) -> Actors:
     other columns are ignored.  Raises ``BargainingInputError`` with a one-line message naming the column.
     """
     table = _arrow_table(table)
+    repeated = sorted({name for name in table.column_names if table.column_names.count(name) > 1} & set(COLUMNS))
+    if repeated:
+        raise BargainingInputError(f"column{'s' if len(repeated) > 1 else ''} {', '.join(map(repr, repeated))} appear more than once; each of {', '.join(COLUMNS)} must appear exactly once")
     missing = [name for name in COLUMNS if name not in table.column_names]
     if missing:
         found = ", ".join(table.column_names[:12]) + (", ..." if table.num_columns > 12 else "") or "none"

@@ -72,11 +72,17 @@ def _job(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     job_dir = Path(hydra_cfg.runtime.output_dir)
     made_by_hydra = _holds_only_hydra_files(job_dir, hydra_cfg)
+    out_dir, earlier = job_dir, None
     try:
         out_dir = Path(cfg.output.dir) if cfg.output.dir else job_dir
-        _discard_temporaries(out_dir)
+        earlier = _discard_temporaries(out_dir)
         result = run(cfg, out_dir)
     except USER_ERRORS as err:
+        # the run checks everything it can before it writes; a full or read-only disk can still
+        # stop it half-way, and the tables it wrote then go too
+        for name in RUN_OUTPUTS if earlier is not None else ():
+            if name not in earlier:
+                (out_dir / name).unlink(missing_ok=True)
         if made_by_hydra:
             _remove_job_dir(job_dir, hydra_cfg)
         fail(describe_error(err))
@@ -103,13 +109,13 @@ def _holds_only_hydra_files(job_dir: Path, hydra_cfg) -> bool:
 
 
 def _remove_job_dir(job_dir: Path, hydra_cfg) -> None:
-    """Remove a job directory Hydra made, then the parents the run left empty."""
+    """Remove what Hydra made for this job: its files, then the directory and the parents left empty."""
     root = logging.getLogger()
     for handler in list(root.handlers):  # the job's log file is open in the directory
         if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == job_dir:
             root.removeHandler(handler)
             handler.close()
-    shutil.rmtree(job_dir, ignore_errors=True)
+    _remove_if_only(job_dir, _hydra_files(hydra_cfg))
     if hydra_cfg.mode == RunMode.MULTIRUN:
         job_dir = Path(str(hydra_cfg.sweep.dir)).absolute()
         _remove_if_only(job_dir, {"multirun.yaml"})  # the sweep's first job failed
@@ -117,12 +123,25 @@ def _remove_job_dir(job_dir: Path, hydra_cfg) -> None:
 
 
 def _remove_if_only(directory: Path, names: set[str]) -> None:
-    """Remove ``directory`` if it holds nothing but ``names``."""
+    """Remove ``names`` from ``directory`` if it holds nothing else, then the directory itself
+    (never the working directory or one above it: ``hydra.run.dir=.`` is allowed)."""
     try:
-        if {p.name for p in directory.iterdir()} <= names:
-            shutil.rmtree(directory, ignore_errors=True)
+        if not {p.name for p in directory.iterdir()} <= names:
+            return
     except OSError:
-        pass
+        return
+    for name in names:
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    cwd = Path.cwd()
+    if directory.absolute() != cwd and directory.absolute() not in cwd.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            pass
 
 
 def _remove_empty_parents(path: Path) -> None:
@@ -137,13 +156,15 @@ def _remove_empty_parents(path: Path) -> None:
             return
 
 
-def _discard_temporaries(out_dir: Path) -> None:
-    """Remove the temporary files a killed run left behind (``.<output>.<random>.tmp``)."""
+def _discard_temporaries(out_dir: Path) -> set[str]:
+    """Remove the temporary files a killed run left behind (``.<output>.<random>.tmp``); the names
+    of the files that are left."""
     if not out_dir.is_dir():
-        return
+        return set()
     for path in out_dir.iterdir():
         if path.name.endswith(".tmp") and any(path.name.startswith(f".{name}.") for name in RUN_OUTPUTS):
             path.unlink(missing_ok=True)
+    return {path.name for path in out_dir.iterdir()}
 
 
 # --- one line for each kind of mistake ------------------------------------------------------------
@@ -250,6 +271,8 @@ def _run_app() -> None:
     try:
         _check_command_line(sys.argv[1:])
     except _UsageError as err:
+        if "unrecognized arguments" in str(err) and "=" in str(err):  # argparse takes the overrides as one group
+            fail(f"{err}; allowed: the flags first, then all the overrides (diplosim -m seed=1,2 steps=52)")
         fail(f"{err} (see diplosim --help)")
     user_wants_tracebacks = os.environ.get("HYDRA_FULL_ERROR") == "1"
     previous = os.environ.get("HYDRA_FULL_ERROR")

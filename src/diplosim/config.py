@@ -83,6 +83,7 @@ class EngineConfig:
     agreement_slots: int = 16
     event_log_capacity: int = 64  # dyads whose endogenous events are recorded per step (agreements: all)
     progress: bool = True
+    guard: str = "off"  # off | stop | flag: a NaN or infinity is ignored, stops the run, or is flagged (diplosim.guard)
     # compiled programs are kept here and reused by later runs of the same shapes ("" turns it off)
     compile_cache: str = "${oc.env:DIPLOSIM_COMPILE_CACHE,${oc.env:HOME,.}/.cache/diplosim/xla}"
     mechanisms: MechanismsConfig = field(default_factory=MechanismsConfig)

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from diplosim import guard
 from diplosim.mechanisms import (
     agreements,
     alliances,
@@ -57,11 +58,11 @@ DYAD_SNAPSHOT = (
 )
 
 
-def _pipeline(n_blocs: int):
-    """The process order of docs/MODEL.md, as (switch name, function)."""
+def _pipeline(n_blocs: int, overrides=None):
+    """The process order of docs/MODEL.md, as (switch name, function); ``overrides`` replace default decisions."""
     return (
         ("events", events.scheduled_events),
-        ("decisions", decisions.decisions),
+        ("decisions", functools.partial(decisions.decisions, overrides=overrides)),
         ("negotiation", negotiation.negotiation),
         ("agreements", agreements.agreements),
         ("trade", trade.trade_and_energy),
@@ -73,14 +74,19 @@ def _pipeline(n_blocs: int):
     )
 
 
-def step(world: World, params: Params, key: jax.Array, mechanisms: Mechanisms = Mechanisms()) -> tuple[World, dict]:
+def step(
+    world: World, params: Params, key: jax.Array, mechanisms: Mechanisms = Mechanisms(), overrides=None
+) -> tuple[World, dict]:
     """Advance the world by one step (one week).
 
     Returns the new world and its metrics (see ``diplosim.mechanisms.metrics``).
     ``key`` is this step's key; each mechanism draws from its own stream.
+    ``overrides`` = (values, mask), two ``decisions.Actions``: where mask is
+    True the value replaces the default rule's action (the Mesa layer's
+    ``decide()`` hooks); None: default rules everywhere.
     """
     new = world
-    for name, mechanism in _pipeline(world.n_blocs):
+    for name, mechanism in _pipeline(world.n_blocs, overrides):
         if getattr(mechanisms, name):
             new = _settled(new, mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name])))
     new = new.replace(step=world.step + 1)
@@ -99,6 +105,11 @@ def _settled(before: World, after: World) -> World:
 step_jit = jax.jit(step, static_argnames="mechanisms")
 
 
+def step_with_actions(world: World, params: Params, key: jax.Array, overrides=None, *, mechanisms: Mechanisms = Mechanisms()):
+    """One jitted step with some states' decisions replaced (see ``step``); compiles once per shape."""
+    return step_jit(world, params, key, mechanisms, overrides)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Static settings of a run: they shape the compiled program."""
@@ -108,6 +119,7 @@ class RunSpec:
     sample_states: bool = True
     sample_dyads: bool = False
     event_capacity: int = 64
+    guard: str = "off"  # off | stop | flag: what a NaN or infinity does (diplosim.guard)
 
 
 def snapshot(world: World, spec: RunSpec) -> dict[str, Any]:
@@ -125,6 +137,8 @@ def _one_step(spec: RunSpec, params: Params, run_key: jax.Array, world: World, _
     new, m = step(world, params, key, spec.mechanisms)
     if spec.event_capacity:
         m = {**m, "events": detect_events(world, new, spec.event_capacity)}
+    if spec.guard != "off":  # numerical guard: check (stop) or flag the new world; off traces nothing
+        m = guard.inspect_step(new, m, spec.guard)
     return new, m
 
 
@@ -148,6 +162,13 @@ def _run_chunk_batch(world: World, params: Params, run_keys: jax.Array, *, spec:
     """``_chunk`` vmapped over a leading run axis of the world, params and keys."""
     one_run = functools.partial(_chunk, spec=spec, samples=samples, every=every)
     return jax.vmap(one_run)(world, params, run_keys)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "samples", "every", "batched"))
+def _run_chunk_checked(world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int, batched: bool):
+    """``_chunk`` (vmapped if ``batched``) under checkify, for engine.guard = stop: returns (error, outputs)."""
+    one_run = guard.checkified(functools.partial(_chunk, spec=spec, samples=samples, every=every))
+    return (jax.vmap(one_run) if batched else one_run)(world, params, run_key)
 
 
 def chunk_plan(steps: int, every: int, chunk_steps: int = 0) -> list[tuple[int, int]]:
@@ -218,6 +239,10 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
     runner = _run_chunk_batch if batched else _run_chunk
     first_metrics = (jax.vmap(metrics) if batched else metrics)(world)
     first_snap = (jax.vmap(snapshot, in_axes=(0, None)) if batched else snapshot)(world, spec)
+    if spec.guard != "off":  # numerical guard: inspect the initial world (row 0); stop: run under checkify
+        first_metrics = guard.inspect_initial(world, first_metrics, spec.guard, batched)
+        if spec.guard == "stop":
+            runner = guard.stopping(functools.partial(_run_chunk_checked, batched=batched))
     bar = _progress(steps, progress, "batch" if batched else "simulate")
     pieces = []
     for samples, every in chunk_plan(steps, spec.every, chunk_steps):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from diplosim.params import Params
-
 from diplosim.scenario import Scenario, build_world, load_scenario
 from diplosim.scenario.build import GRAVITY_TRADE
 from diplosim.scenario.schema import ScenarioSpec

@@ -118,6 +118,10 @@ def apply_actions(world: World, params: Params, actions: Actions) -> World:
     return world
 
 
-def decisions(world: World, params: Params, key: jax.Array) -> World:
-    """Every state follows its default rules."""
-    return apply_actions(world, params, default_actions(world, params, key))
+def decisions(world: World, params: Params, key: jax.Array, overrides: tuple[Actions, Actions] | None = None) -> World:
+    """Every state follows its default rules, except where ``overrides`` = (values, mask) says otherwise."""
+    actions = default_actions(world, params, key)
+    if overrides is not None:
+        values, mask = overrides
+        actions = jax.tree.map(lambda default, value, chosen: jnp.where(chosen, value, default), actions, values, mask)
+    return apply_actions(world, params, actions)

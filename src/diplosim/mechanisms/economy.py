@@ -7,7 +7,7 @@ Reads states' ``gdp``, ``power``, ``military_share``, ``trade_baseline``,
 
 Annual growth of state i (all money in USD bn/yr, oil in mb/d, 0.365 turns
 mb/d x USD/bbl into USD bn/yr):
-  g_i = g0 + g_T (T_i / T0_i - 1) - c_C (C_i - C0_i) + O_i / Y_i
+  g_i = clip(g0 + g_T min(T_i / T0_i - 1, 1) - c_C (C_i - C0_i) + O_i / Y_i, -26, 2)
   O_i = 0.365 [ (P - P0)(sold_i - bought_i)              price gain or loss
                - P (share_i - sold_i)^+                    unsold exports
                - P (D_i - bought_i)^+                      unmet demand
@@ -15,8 +15,10 @@ mb/d x USD/bbl into USD bn/yr):
 with T_i the trade of i (exports + imports), T0_i = trade_baseline (its trade
 at step 0), C_i its highest conflict
 intensity (C0_i at step 0: the observed gdp already carries it, so a
-ceasefire pays a peace dividend) and share_i = S_i min(1, sum D / sum S) its share of world demand.
-  Y_i <- Y_i max(1 + g_i / 52, 1/2)        (at most halved in one step)
+ceasefire pays a peace dividend); trade gains count up to a doubling, and
+growth is held in [-26, 2] per year (GROWTH_FLOOR, GROWTH_CEILING), so that a
+state cut off from oil or booming trade cannot overflow; share_i = S_i min(1, sum D / sum S) its share of world demand.
+  Y_i <- max(Y_i (1 + g_i / 52), 0.001)    (at most halved in one step; never below USD 1 million)
   power_i <- max(power_i + lambda (m_i Y_i - power_i) - c_P C_i power_i, 0)
 """
 
@@ -27,7 +29,7 @@ import jax.numpy as jnp
 
 from diplosim.mechanisms.trade import energy_routes, secondary_exposure
 from diplosim.params import Params
-from diplosim.world import DT, World, replace, segment_sum_dst, segment_sum_src, state_max_conflict
+from diplosim.world import DT, WEEKS_PER_YEAR, World, replace, segment_sum_dst, segment_sum_src, state_max_conflict
 
 BBL_PER_DAY_TO_BN_PER_YEAR = 0.365  # 1 mb/d at 1 USD/bbl = 0.365 USD bn/yr
 
@@ -50,18 +52,24 @@ def oil_income(world: World, params: Params) -> jax.Array:
     return BBL_PER_DAY_TO_BN_PER_YEAR * income
 
 
+GROWTH_FLOOR = -0.5 * WEEKS_PER_YEAR  # 1/yr: gdp at most halves in one step
+GROWTH_CEILING = 2.0  # 1/yr
+GDP_FLOOR = 1e-3  # USD bn/yr: an economy never vanishes (so growth = income / gdp stays finite)
+
+
 def growth_rate(world: World, params: Params) -> jax.Array:
-    """Annual gdp growth of each state: f32[N], 1/yr."""
+    """Annual gdp growth of each state, held in [GROWTH_FLOOR, GROWTH_CEILING]: f32[N], 1/yr."""
     s, d = world.states, world.dyads
     n = world.n_states
     trade = segment_sum_dst(d.trade, d, n) + segment_sum_src(d.trade, d, n)
     trade_gain = jnp.where(s.trade_baseline > 0, trade / jnp.maximum(s.trade_baseline, 1e-9) - 1.0, 0.0)
-    return (
+    growth = (
         params.growth_base
-        + params.growth_trade * trade_gain
+        + params.growth_trade * jnp.minimum(trade_gain, 1.0)
         - params.conflict_gdp_cost * (state_max_conflict(d, n) - s.conflict_baseline)
         + oil_income(world, params) / s.gdp
     )
+    return jnp.clip(growth, GROWTH_FLOOR, GROWTH_CEILING)
 
 
 def economy(world: World, params: Params, key: jax.Array) -> World:
@@ -69,7 +77,7 @@ def economy(world: World, params: Params, key: jax.Array) -> World:
     del key  # deterministic
     s = world.states
     growth = growth_rate(world, params)
-    gdp = s.gdp * jnp.maximum(1.0 + DT * growth, 0.5)
+    gdp = jnp.maximum(s.gdp * (1.0 + DT * growth), GDP_FLOOR)
     conflict = state_max_conflict(world.dyads, world.n_states)
     power = s.power + params.power_relax * (s.military_share * gdp - s.power) - params.conflict_power_cost * conflict * s.power
     return replace(world, states=replace(s, gdp=gdp, growth=growth, power=jnp.maximum(power, 0.0)))

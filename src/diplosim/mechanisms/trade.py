@@ -16,8 +16,9 @@ spreads its unmet demand U_j over sellers with capacity left C_i,
 and each seller fills its orders up to its capacity left:
   F_e += desired_e min(1, C_i / sum_{e' from i} desired_e')
 (round 1 has U = D and C = S).  World price from scarcity (eps: price
-elasticity of demand), the shortfall capped at 2:
-  P = P0 (sum_j D_j / sum_e F_e)^(1 / eps)
+elasticity of demand), the shortfall capped at 2 and the price at
+PRICE_CAP x P0:
+  P = P0 min((sum_j D_j / sum_e F_e)^(1 / eps), PRICE_CAP)
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def secondary_exposure(world: World) -> jax.Array:
 
 
 MARKET_ROUNDS = 4
+PRICE_CAP = 20.0  # the oil price never exceeds PRICE_CAP x energy_price_base
 
 
 def energy_routes(world: World) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -85,7 +87,9 @@ def energy_price(world: World, params: Params, flow: jax.Array) -> jax.Array:
     delivered = flow.sum()
     shortfall = jnp.clip(demand / (delivered + _TINY), 1.0, 2.0)
     shortfall = jnp.where(demand > 0, shortfall, 1.0)
-    return params.energy_price_base * shortfall ** (1.0 / params.energy_price_elasticity)
+    # in logs, so that a tiny elasticity cannot overflow f32 before the cap applies
+    rise = jnp.minimum(jnp.log(shortfall) / params.energy_price_elasticity, jnp.log(PRICE_CAP))
+    return params.energy_price_base * jnp.exp(rise)
 
 
 def calibrate_trade(world: World, params: Params) -> World:

@@ -55,6 +55,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         text = Path(path).expanduser().read_text(encoding="utf-8")
     except OSError as error:
         raise ScenarioError(f"scenario {path}: cannot read the file ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise ScenarioError(f"scenario {path}: not UTF-8 text (byte {error.start}: {error.reason}); allowed: a UTF-8 YAML file") from None
     try:
         fields = yaml.safe_load(text)
     except yaml.YAMLError as error:
