@@ -88,6 +88,10 @@ def metrics_table(scenario: Scenario, traj: Trajectory, run_id: str) -> pa.Table
         elif name.startswith("watch_"):
             what = name.removeprefix("watch_")
             columns.update({f"{watch}_{what}": values[:, w] for w, watch in enumerate(scenario.watch)})
+        elif name == "nonfinite_field":  # engine.guard = flag: the field's name, not its index
+            from diplosim.guard import FIELD_NAMES
+
+            columns[name] = _names(FIELD_NAMES, values)
         else:
             columns[name] = values
     return pa.table(columns)
