@@ -37,7 +37,7 @@ class RunResult:
     out_dir: Path
     paths: dict[str, Path]
     scenario: Scenario
-    trajectory: Trajectory
+    trajectory: Trajectory | None  # None when the run had already finished in out_dir
     seconds: float
 
 
@@ -143,6 +143,14 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
     scenario = load_scenario(config["scenario"], agreement_slots=engine["agreement_slots"])
     params = params_from(config["dynamics"])
     check_params(params)
+    recorded = recorded_config(config)
+    run_id = run_id_of(recorded)
+    out_dir = Path(out_dir)
+    finished = completed_tables(out_dir, run_id)
+    if finished is not None:  # the same run finished here before (a restarted sweep): nothing to redo
+        if output["plot"] and not (out_dir / "metrics.png").exists():
+            finished["plot"] = _plot(finished["metrics"], out_dir, scenario, config["seed"])
+        return RunResult(run_id, out_dir, finished, scenario, None, time.perf_counter() - started)
     use_compile_cache(engine["compile_cache"])
     device = select_device(engine["device"])
     spec = run_spec(
@@ -162,17 +170,33 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
             )
         except NumericalError as err:  # engine.guard=stop: name the agent as the scenario does
             raise err.named(scenario) from None
-    recorded = recorded_config(config)
-    run_id = run_id_of(recorded)
     meta = run_metadata(run_id=run_id, scenario=scenario, config=recorded, seed=config["seed"], backend=device.platform)
-    out_dir = Path(out_dir)
     paths = write_tables(out_dir, run_tables(scenario, trajectory, run_id), meta)
     if output["plot"]:
-        from diplosim.plot import plot_metrics
-
-        metrics = pq.read_table(paths["metrics"])
-        paths["plot"] = plot_metrics(metrics, out_dir / "metrics.png", title=f"{scenario.name} (seed {config['seed']})")
+        paths["plot"] = _plot(paths["metrics"], out_dir, scenario, config["seed"])
     return RunResult(run_id, out_dir, paths, scenario, trajectory, time.perf_counter() - started)
+
+
+def _plot(metrics_path: Path, out_dir: Path, scenario: Scenario, seed: int) -> Path:
+    from diplosim.plot import plot_metrics
+
+    return plot_metrics(pq.read_table(metrics_path), out_dir / "metrics.png", title=f"{scenario.name} (seed {seed})")
+
+
+def completed_tables(out_dir: Path, run_id: str) -> dict[str, Path] | None:
+    """The table paths of run ``run_id`` if it already finished in ``out_dir`` (every table whole), else None."""
+    from diplosim.analysis import AnalysisError, read_run
+
+    if not (out_dir / "events.parquet").exists():  # written last
+        return None
+    try:
+        done = read_run(out_dir, tables=())
+    except AnalysisError:
+        return None
+    if done.metadata.get("run_id") != run_id:
+        return None
+    return {name: out_dir / f"{name}.parquet" for name in ("metrics", "states", "dyads", "events")
+            if (out_dir / f"{name}.parquet").exists()}
 
 
 def story(events, limit: int = 20) -> list[str]:
@@ -192,6 +216,12 @@ def story(events, limit: int = 20) -> list[str]:
 
 def summary(result: RunResult) -> str:
     """Key metrics at the start and the end of the run, as a small text table."""
+    if result.trajectory is None:
+        return "\n".join([
+            f"diplosim run {result.run_id}: scenario {result.scenario.name}: already complete in {result.out_dir} "
+            "(nothing recomputed)",
+            "what happened:", *story(pq.read_table(result.paths["events"])),
+        ])
     m = result.trajectory.metrics
     rows = [("energy price (USD/bbl)", m["energy_price"]), ("armed conflict (sum)", m["conflict_total"]),
             ("polarisation", m["polarisation"]), ("total gdp (USD bn/yr)", m["gdp_total"]),
