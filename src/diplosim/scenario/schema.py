@@ -30,6 +30,13 @@ MAX_LISTED = 8  # names shown in a "known: ..." list before it is cut short
 MAX_DYADS = 2**31 - 1  # dyad indices are int32
 
 
+
+def one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """``value`` if it is one of ``allowed``, else a ValueError naming what is allowed."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+    return value
+
 class SpecProblem(ValueError):
     """A cross-field mistake: ``where`` is a field path such as ``alliances[3].b``."""
 
@@ -150,9 +157,7 @@ class EnvoySpec(_Spec):
     @field_validator("channel")
     @classmethod
     def _known_channel(cls, channel: str) -> str:
-        if channel not in CHANNELS:
-            raise ValueError(f"unknown channel {channel!r}; allowed: {', '.join(CHANNELS)}")
-        return channel
+        return one_of(channel, CHANNELS, "channel")
 
 
 class EventSpec(_Spec):
@@ -172,9 +177,7 @@ class EventSpec(_Spec):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, kind: str) -> str:
-        if kind not in EVENT_KINDS:
-            raise ValueError(f"unknown event kind {kind!r}; allowed: {', '.join(EVENT_KINDS)}")
-        return kind
+        return one_of(kind, EVENT_KINDS, "event kind")
 
 
 class WatchSpec(_Spec):
@@ -219,8 +222,7 @@ class ScenarioSpec(_Spec):
     @classmethod
     def _known_agreements(cls, mapping: dict[str, str]) -> dict[str, str]:
         for issue, kind in mapping.items():
-            if kind not in AGREEMENT_KINDS:
-                raise ValueError(f"{issue}: unknown agreement kind {kind!r}; allowed: {', '.join(AGREEMENT_KINDS)}")
+            one_of(kind, AGREEMENT_KINDS, f"agreement kind for issue {issue!r}:")
         return mapping
 
     @field_validator("start", mode="before")
