@@ -81,13 +81,16 @@ def agreement_dyads(world: World) -> tuple[jax.Array, jax.Array, jax.Array]:
     return ab, ba, found
 
 
+def _both_dyads(n_dyads: int, ab: jax.Array, ba: jax.Array, chosen: jax.Array) -> jax.Array:
+    """Dyads a->b and b->a of the ``chosen`` slots: bool[E]."""
+    mask = jnp.zeros(n_dyads, bool).at[jnp.where(chosen, ab, n_dyads)].set(True, mode="drop")
+    return mask.at[jnp.where(chosen, ba, n_dyads)].set(True, mode="drop")
+
+
 def pair_mask(world: World, kind: str) -> jax.Array:
     """Dyads (either direction) covered by an agreement of ``kind`` in force: bool[E]."""
     ab, ba, found = agreement_dyads(world)
-    live = in_force(world, kind) & found
-    e = world.n_dyads
-    mask = jnp.zeros(e, bool).at[jnp.where(live, ab, e)].set(True, mode="drop")
-    return mask.at[jnp.where(live, ba, e)].set(True, mode="drop")
+    return _both_dyads(world.n_dyads, ab, ba, in_force(world, kind) & found)
 
 
 def sign(world: World, candidates: Candidates) -> tuple[World, jax.Array]:
@@ -172,8 +175,7 @@ def agreements(world: World, params: Params, key: jax.Array) -> World:
 
     # effects of agreements still in force
     relief = live_pair & ~caught & (a.kind == KIND["sanctions_relief"])
-    relieved = jnp.zeros(e, bool).at[jnp.where(relief, ab, e)].set(True, mode="drop").at[jnp.where(relief, ba, e)].set(True, mode="drop")
-    sanction = jnp.where(relieved, sanction * (1 - params.relief_rate), sanction)
+    sanction = jnp.where(_both_dyads(e, ab, ba, relief), sanction * (1 - params.relief_rate), sanction)
     restored = live_pair & ~caught & (a.kind == KIND["channel_restoration"])
     channel = d.channel.at[jnp.where(restored, ab, e)].max(RESTORED_CHANNEL, mode="drop")
     channel = channel.at[jnp.where(restored, ba, e)].max(RESTORED_CHANNEL, mode="drop")

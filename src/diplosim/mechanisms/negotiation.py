@@ -66,8 +66,8 @@ def _apply_moves(position: jax.Array, rows: jax.Array, issues: jax.Array, before
     return (position + moved / jnp.maximum(talks, 1.0)).clip(0.0, 1.0)
 
 
-def _candidates(world: World, params: Params, valid, a, b, issue, channel, before) -> tuple[Candidates, jax.Array]:
-    """Agreements the principals a and b would sign on ``issue``; and their pre-talk positions."""
+def _candidates(world: World, params: Params, valid, a, b, issue, channel) -> Candidates:
+    """Agreements the principals a and b would sign on ``issue``, once talks have moved them."""
     x = world.states.position
     kind = world.issue_agreement[issue]
     close = jnp.abs(x[a, issue] - x[b, issue]) < params.agreement_gap
@@ -77,7 +77,7 @@ def _candidates(world: World, params: Params, valid, a, b, issue, channel, befor
         valid=valid & close & (kind >= 0), party_a=a, party_b=b, kind=jnp.maximum(kind, 0), issue=issue,
         terms=terms, verification=verification, channel=channel,
     )
-    return candidates, before
+    return candidates
 
 
 def summits(world: World, params: Params) -> tuple[World, Candidates, jax.Array]:
@@ -99,7 +99,7 @@ def summits(world: World, params: Params) -> tuple[World, Candidates, jax.Array]
     before = s.position[jnp.stack([ev.actor, ev.target], 1), issue[:, None]]
     new_position = _apply_moves(s.position, rows, jnp.broadcast_to(issue[:, None], seat.shape), position, moved)
     world = replace(world, states=replace(s, position=new_position))
-    candidates, _ = _candidates(world, params, fire, ev.actor, ev.target, issue, jnp.zeros_like(issue), before)
+    candidates = _candidates(world, params, fire, ev.actor, ev.target, issue, jnp.zeros_like(issue))
     return world, candidates, before
 
 
@@ -118,7 +118,7 @@ def envoy_talks(world: World, params: Params) -> tuple[World, Candidates, jax.Ar
     rows = jnp.where(active, pair, world.n_states)
     new_position = _apply_moves(s.position, rows, jnp.broadcast_to(issue[:, None], pair.shape), position, moved)
     world = replace(world, states=replace(s, position=new_position))
-    candidates, _ = _candidates(world, params, m.active, m.principal, m.counterpart, issue, m.channel, position)
+    candidates = _candidates(world, params, m.active, m.principal, m.counterpart, issue, m.channel)
     return world, candidates, position
 
 
