@@ -118,6 +118,10 @@ def check_config(config: dict[str, Any]) -> None:
             raise ValueError(f"dynamics.{name} = {value}: must be a finite number (a 32-bit float)")
     if not -(2**63) <= config["seed"] < 2**63:
         raise ValueError(f"seed = {config['seed']}: must be a whole number in [-2**63, 2**63 - 1]")
+    if config["steps"] < 0:
+        raise ValueError(f"steps = {config['steps']}: must be >= 0")
+    if config["output"]["every"] < 1:
+        raise ValueError(f"output.every = {config['output']['every']}: must be >= 1")
     for section, key in (("engine", "chunk_steps"), ("engine", "event_log_capacity"), ("output", "max_dyads")):
         if config[section][key] < 0:
             raise ValueError(f"{section}.{key} = {config[section][key]}: must be >= 0")
@@ -136,10 +140,6 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
     config = as_dict(cfg)
     check_config(config)
     engine, output = config["engine"], config["output"]
-    if output["every"] < 1:
-        raise ValueError(f"output.every = {output['every']}: must be >= 1")
-    if config["steps"] < 0:
-        raise ValueError(f"steps = {config['steps']}: must be >= 0")
     scenario = load_scenario(config["scenario"], agreement_slots=engine["agreement_slots"])
     params = params_from(config["dynamics"])
     check_params(params)
