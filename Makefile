@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint clean
+.PHONY: run test test-slow test-browser lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# the dashboard in headless Chromium; needs Debian's browser first: apt-get install chromium chromium-driver
+$(VENV)/.installed-browser: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,viz,browser]' --config-settings editable_mode=compat
+	touch $@
+
+test-browser: $(VENV)/.installed-browser
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff

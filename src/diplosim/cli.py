@@ -316,11 +316,11 @@ def _remove_sweep_dir(err: BaseException) -> None:
         tb = tb.tb_next
 
 
-SUBCOMMANDS = {"bargain": "diplosim.bargain_cli", "summary": "diplosim.analysis"}
+SUBCOMMANDS = {"bargain": "diplosim.bargain_cli", "summary": "diplosim.analysis", "dashboard": "diplosim.dashboard_cli"}
 
 
 def main() -> None:
-    """``diplosim [hydra overrides]`` runs a scenario; ``diplosim bargain|summary ...`` run the other tools."""
+    """``diplosim [hydra overrides]`` runs a scenario; ``diplosim bargain|summary|dashboard ...`` run the other tools."""
     if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
         import importlib
 
