@@ -45,8 +45,9 @@ from diplosim.dashboard_views import (
 from diplosim.params import Params
 from diplosim.world import replace
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# Debian's packages chromium and chromium-driver; elsewhere point these variables at your own
+CHROMIUM = os.environ.get("DIPLOSIM_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("DIPLOSIM_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 @pytest.fixture(scope="module")
@@ -232,16 +233,17 @@ def served_dashboard():
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     try:
-        url = None
+        url, said = None, []
         deadline = time.monotonic() + 240  # the first start compiles the model
         for line in server.stdout:
+            said.append(line.rstrip())
             match = re.search(r"open (http://\S+) in a browser", line)
             if match:
                 url = match.group(1)
                 break
             if time.monotonic() > deadline:
                 break
-        assert url == f"http://127.0.0.1:{port}", f"the server did not start (exit status {server.poll()})"
+        assert url == f"http://127.0.0.1:{port}", f"the server did not start: {' | '.join(said[-3:])}"
         while True:  # the address is printed just before the server starts listening
             try:
                 urllib.request.urlopen(url, timeout=5).close()
@@ -261,13 +263,17 @@ def served_dashboard():
 
 @pytest.fixture
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium: pip install selenium")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
+    """Headless Chromium driven by Selenium; a one-line failure says what to install if either is missing."""
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
     if missing:
-        pytest.fail(f"{', '.join(missing)} not found: apt-get install chromium chromium-driver", pytrace=False)
+        pytest.fail(f"{', '.join(missing)} not found: apt-get install chromium chromium-driver "
+                    "(or set DIPLOSIM_CHROMIUM and DIPLOSIM_CHROMEDRIVER)", pytrace=False)
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is not installed: pip install -e '.[viz,browser]' (or make test-browser)", pytrace=False)
     options = Options()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1600"):
@@ -290,7 +296,7 @@ def _wait(condition, timeout: float, what: str):
 
 
 @pytest.mark.browser
-def test_the_dashboard_loads_offline_and_a_step_redraws_it(served_dashboard, browser):
+def test_the_dashboard_loads_offline_and_a_step_redraws_it(browser, served_dashboard):
     from selenium.webdriver.common.by import By
 
     url = served_dashboard

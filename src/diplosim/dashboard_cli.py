@@ -4,8 +4,8 @@ The server runs with Solara's front-end files bundled (``solara-assets``, in the
 extra) and never reaches the network: no CDN, no version check, no telemetry, so the
 dashboard works on an air-gapped machine.  Before serving it builds the model once and
 compiles its step (cached in ~/.cache/diplosim/xla, or $DIPLOSIM_COMPILE_CACHE), so the
-first Step in the browser is quick; then it prints the address.  Errors are one line on
-stderr, exit status 2.
+first Step in the browser is quick; it prints the address once the server is listening.
+Errors are one line on stderr, exit status 2.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import importlib.util
 import os
 import socket
 import sys
+import threading
+import time
+import warnings
 from pathlib import Path
 
 PROG = "diplosim dashboard"
@@ -106,13 +109,37 @@ def prepare(scenario: str) -> None:
     DashboardModel(scenario).step()
 
 
+def announce_when_listening(host: str, port: int, timeout: float = 120.0) -> None:
+    """Print the dashboard's address once the server accepts connections on ``host:port``."""
+    reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((reach, port), timeout=1.0).close()
+        except OSError:
+            time.sleep(0.1)
+            continue
+        shown = "localhost" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+        print(f"{PROG}: open http://{shown}:{port} in a browser (Ctrl-C stops the server)", flush=True)
+        return
+
+
 def serve(host: str, port: int, open_browser: bool) -> None:
     """Run the Solara server on ``diplosim.dashboard`` in this process until interrupted."""
+    import click
     from solara.__main__ import run
 
+    # Solara warns on every plain-http address but "localhost" that its session cookie falls back to
+    # samesite=lax, which matters only when the page is embedded in another site's iframe
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    threading.Thread(target=announce_when_listening, args=(host, port), daemon=True).start()
     args = ["diplosim.dashboard", "--host", host, "--port", str(port), "--production", "--no-check-version",
             "--open" if open_browser else "--no-open"]
-    run.main(args=args, prog_name=PROG, standalone_mode=False)
+    try:
+        run.main(args=args, prog_name=PROG, standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C while the server starts or stops
+        pass
+    print(f"{PROG}: stopped", file=sys.stderr)
 
 
 def _fail(message: str) -> int:
@@ -144,8 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         prepare(args.scenario)
     except (ValueError, OSError) as err:  # a mistake in the scenario file: ScenarioError is a ValueError
         return _fail(f"--scenario {args.scenario}: {err}")
-    shown = "localhost" if args.host in ("0.0.0.0", "::") else f"[{args.host}]" if ":" in args.host else args.host
-    print(f"{PROG}: open http://{shown}:{port} in a browser (Ctrl-C stops the server)", flush=True)
     serve(args.host, port, args.open)
     return 0
 

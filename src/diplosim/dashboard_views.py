@@ -18,6 +18,7 @@ import networkx as nx
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from diplosim.agents import CONF, DiplomacyModel, StateAgent
 from diplosim.params import Params
@@ -176,6 +177,7 @@ def _series_axes(title: str, ylabel: str, ax) -> None:
     ax.set_ylabel(ylabel, fontsize=8)
     ax.set_xlabel("week", fontsize=8)
     ax.tick_params(labelsize=7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole weeks
     ax.grid(alpha=0.3)
 
 
