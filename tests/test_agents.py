@@ -106,3 +106,23 @@ def test_networks_reflect_current_weights(model):
     assert alliance["United States"]["Germany"]["weight"] == pytest.approx(us.alliance_with(germany))
     trade = model.network("trade")
     assert trade["China"]["United States"]["weight"] == pytest.approx(model.state_named("China").exports_to(us))
+
+
+def test_engine_is_jax_or_reference():
+    with pytest.raises(ValueError, match=r"^engine = 'numpy': allowed values are jax, reference$"):
+        DiplomacyModel("alaska_2025", engine="numpy")
+
+
+def test_reference_engine_drives_the_same_mesa_model():
+    """engine="reference": agents, decide() hooks, DataCollector and networks work as with the core."""
+    m = DiplomacyModel("alaska_2025", seed=3, engine="reference", policies={"Russia": RefusesTalks})
+    for _ in range(3):
+        m.step()
+    assert m.engine == "reference" and int(m.world.step) == 3 and isinstance(m.world.states.gdp, np.ndarray)
+    russia, us = m.state_named("Russia"), m.state_named("United States")
+    assert russia.gdp == pytest.approx(float(m.world.states.gdp[russia.index]))
+    assert us.trust_in(russia) == pytest.approx(float(trust_mean(m.world.dyads)[m.dyad_index[(us.index, russia.index)]]))
+    assert not any(v.active for v in m.agents_by_type[EnvoyAgent] if v.principal is russia)
+    frame = m.datacollector.get_model_vars_dataframe()
+    assert len(frame) == 4 and frame["energy_price"].notna().all() and frame["cohesion_nato_eu"].notna().all()
+    assert m.network("alliance")["United States"]["Germany"]["weight"] == pytest.approx(us.alliance_with(m.state_named("Germany")))

@@ -11,6 +11,11 @@ in ``__init__`` and after every step), ``mesa.batch_run`` (pass ``seed`` and
 any dynamics coefficient as parameters), ``model.agents.select(...)``,
 ``model.agents_by_type``.
 
+``engine="reference"`` advances the same model with the reference engine
+(``diplosim.reference``: the rules as plain per-agent Python, docked to the
+core within float32 rounding) instead of the jitted core; agents, hooks and
+reporters work the same with either.
+
     from diplosim.agents import DiplomacyModel, StateAgent
 
     class Hardliner(StateAgent):
@@ -33,6 +38,7 @@ import mesa
 import networkx as nx
 import numpy as np
 
+from diplosim import reference
 from diplosim.engine import step_with_actions
 from diplosim.mechanisms.decisions import Actions
 from diplosim.mechanisms.trade import calibrate_trade
@@ -44,6 +50,7 @@ CONF = Path(__file__).parent / "conf" / "scenario"
 STATE_FIELDS = ("gdp", "power", "approval", "reliability", "growth", "military_share",
                 "energy_supply", "energy_demand", "energy_bought", "energy_sold")
 DECISIONS = ("sanction", "secondary", "envoys", "propose_ceasefire", "signal")
+ENGINES = ("jax", "reference")
 
 
 def _state_field(name: str):
@@ -182,17 +189,24 @@ class DiplomacyModel(mesa.Model):
     ``decide()``.  ``params``: a Params; any keyword naming a Params field
     overrides it (so ``mesa.batch_run`` can sweep coefficients).  ``seed`` or
     ``rng`` as for any Mesa model; the JAX key is drawn from the model's rng.
+    ``engine``: "jax" (the jitted core, default) or "reference" (the
+    reference engine: same rules, same random draws, per-agent Python).
     """
 
     def __init__(self, scenario: str | Path | Scenario = "alaska_2025", *, params: Params | None = None,
                  policies: dict[str, type[StateAgent]] | None = None, mechanisms: Mechanisms = Mechanisms(),
-                 seed: int | None = None, rng=None, **coefficients: float):
+                 engine: str = "jax", seed: int | None = None, rng=None, **coefficients: float):
+        if engine not in ENGINES:
+            raise ValueError(f"engine = {engine!r}: allowed values are {', '.join(ENGINES)}")
         super().__init__(seed=seed) if rng is None else super().__init__(rng=rng)
+        self.engine = engine
         self.scenario = _scenario(scenario)
         base = params or params_from()
         self.params = base.replace(**{k: np.float32(v) for k, v in coefficients.items()}) if coefficients else base
         self.mechanisms = mechanisms
         self.world = calibrate_trade(self.scenario.world, self.params)
+        if engine == "reference":
+            self.world = jax.device_get(self.world)  # the reference engine works on host numpy arrays
         self.key = jax.random.key(int(self.rng.integers(2**31 - 1)))
         self.metrics: dict[str, Any] = {}
         d = self.world.dyads
@@ -231,7 +245,7 @@ class DiplomacyModel(mesa.Model):
         if name not in self.metrics:
             from diplosim.mechanisms.metrics import metrics
 
-            self.metrics = jax.device_get(metrics(self.world))
+            self.metrics = jax.device_get(metrics(self.world) if self.engine == "jax" else reference.metrics(self.world))
         return np.asarray(self.metrics[name])
 
     def _actions(self) -> tuple[Actions, Actions] | None:
@@ -274,9 +288,12 @@ class DiplomacyModel(mesa.Model):
         return e
 
     def step(self) -> None:
-        """One step of the world: the agents' own decisions, then the jitted core."""
+        """One step of the world: the agents' own decisions, then the jitted core (or the reference engine)."""
         key = jax.random.fold_in(self.key, int(self.world.step))
-        self.world, metrics = step_with_actions(self.world, self.params, key, self._actions(), mechanisms=self.mechanisms)
+        if self.engine == "jax":
+            self.world, metrics = step_with_actions(self.world, self.params, key, self._actions(), mechanisms=self.mechanisms)
+        else:
+            self.world, metrics = reference.step(self.world, self.params, key, self.mechanisms, self._actions())
         self.metrics = jax.device_get(metrics)
         self.datacollector.collect(self)
 

@@ -1,0 +1,132 @@
+"""Docking: the reference engine (diplosim.reference) and the JAX core agree, step by step.
+
+Both engines run from the same scenario and seed (so the same keys and the
+same random draws) with every mechanism on; after every step every state,
+dyad, envoy, agreement and event variable, the world scalars and the
+metrics must agree within float32 rounding:
+    |core - reference| <= 1e-5 max(|core|, |reference|) + 2e-6
+The absolute floor 2e-6 (in the variable's own unit) only matters for values
+below 0.2: quantities computed as small differences of order-1 numbers
+(conflict decaying toward 0 integrates the tension's float32 rounding, the
+oil a sold-out seller has left) carry the absolute rounding of those
+numbers; ``diplosim.reference.docking`` explains the measurements.  Integers
+and booleans (agreement status and age, envoys sent) must be equal.  A
+failure names the variable, the agent (state name or ``src->dst`` dyad) and
+the step.
+
+    .venv/bin/pytest tests/test_docking.py              # Alaska, a decide() policy, two random worlds
+    .venv/bin/pytest tests/test_docking.py -m slow      # more random worlds, 100 steps, switches off
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import jax
+import numpy as np
+import pytest
+
+from diplosim import engine, reference
+from diplosim.agents import DiplomacyModel, StateAgent
+from diplosim.params import Mechanisms
+from diplosim.reference.docking import ATOL, RTOL, compare, dock, dock_models
+from diplosim.scenario import synthetic_scenario
+from diplosim.world import AGREEMENT_STATUS, EVENT_KINDS
+from properties.random_worlds import Bucket, _Seeded, bucket_seeds, redrawn
+
+STEPS = 52  # a year of weeks
+# Random worlds: synthetic graphs whose every state, dyad, agreement, envoy and event value
+# is redrawn within its declared range (tests/properties/random_worlds.py); one bucket of
+# shapes, so the core compiles once for all of them.
+BUCKET = Bucket(n_states=40, dyads_per_state=6, n_blocs=3, n_issues=3, n_envoys=8, agreement_slots=12, seeds_tried=10)
+
+
+def random_scenario(index: int, values_seed: int):
+    """The ``index``-th generator seed of the bucket, its values redrawn from ``values_seed``, with names."""
+    seed = bucket_seeds(BUCKET)[index]
+    scenario = synthetic_scenario(BUCKET.n_states, BUCKET.dyads_per_state, BUCKET.n_blocs, BUCKET.n_issues,
+                                  BUCKET.n_envoys, seed, agreement_slots=BUCKET.agreement_slots)
+    world = redrawn(jax.tree.map(np.asarray, scenario.world), _Seeded(values_seed), STEPS)
+    events = tuple(f"e{v}_{EVENT_KINDS[k]}" for v, k in enumerate(world.events.kind.tolist()))  # kinds were redrawn
+    return dataclasses.replace(scenario, name=f"random_{seed}_{values_seed}", world=world, events=events)
+
+
+def assert_docks(found) -> None:
+    assert not found, "the engines disagree:\n" + "\n".join(map(str, found))
+
+
+class Hardliner(StateAgent):
+    """Refuses talks, sanctions its first partner, signals it and offers no ceasefire."""
+
+    def decide(self, observation):
+        first = sorted(observation["partners"])[0]
+        return {"envoys": {name: False for name in observation["envoys"]}, "sanction": {first: 1.0},
+                "secondary": {first: 0.5}, "signal": [first], "propose_ceasefire": []}
+
+
+def test_reference_runs_the_cores_process_order():
+    assert [name for name, _ in reference.PIPELINE] == [name for name, _ in engine._pipeline(1)]
+    assert set(engine.KEY_STREAM) == {name for name, _ in reference.PIPELINE}
+
+
+def test_alaska_docks_for_a_year():
+    assert_docks(dock("alaska_2025", steps=STEPS, seed=2025))
+
+
+def test_alaska_with_decide_policies_docks():
+    policies = {"Russia": Hardliner, "India": Hardliner}
+    assert_docks(dock("alaska_2025", steps=STEPS, seed=7, policies=policies))
+
+
+@pytest.mark.parametrize("index, values_seed", [(0, 11), (1, 12)])
+def test_random_worlds_dock(index, values_seed):
+    scenario = random_scenario(index, values_seed)
+    in_force = int((np.asarray(scenario.world.agreements.status) == AGREEMENT_STATUS.index("in_force")).sum())
+    assert in_force > 0 and np.asarray(scenario.world.envoys.active).any()  # every mechanism has work to do
+    assert_docks(dock(scenario, steps=STEPS, seed=values_seed))
+
+
+def test_docking_names_the_variable_agent_and_step_of_a_divergence():
+    """A reference whose trust decays a little faster is caught at step 1, on a named dyad."""
+    core = DiplomacyModel("alaska_2025", seed=3)
+    perturbed = DiplomacyModel("alaska_2025", seed=3, engine="reference", trust_decay=0.0101)
+    found = dock_models(core, perturbed, steps=5)
+    assert found and {d.step for d in found} == {1}
+    variables = {d.variable for d in found}
+    assert {"dyads.trust_alpha", "dyads.trust_beta"} <= variables
+    alpha = next(d for d in found if d.variable == "dyads.trust_alpha")
+    src, dst = alpha.agent.split("->")
+    assert {src, dst} <= set(core.scenario.states)
+    assert re.match(rf"step 1: dyads\.trust_alpha of {re.escape(alpha.agent)}( \(and \d+ more\))?: core ", str(alpha))
+    assert abs(alpha.core - alpha.reference) > RTOL * abs(alpha.core) + ATOL
+
+
+def test_compare_checks_integers_exactly_and_names_states():
+    model = DiplomacyModel("alaska_2025", seed=1, engine="reference")
+    world = model.world
+    states = world.states
+    russia = model.state_named("Russia").index
+    gdp = np.array(states.gdp)
+    gdp[russia] *= 1 + 3 * RTOL
+    age = np.array(world.agreements.age)
+    age[2] += 1
+    changed = world.replace(states=dataclasses.replace(states, gdp=gdp),
+                            agreements=dataclasses.replace(world.agreements, age=age))
+    found = {d.variable: d for d in compare(world, changed, 4, model.scenario)}
+    assert set(found) == {"states.gdp", "agreements.age"}
+    assert found["states.gdp"].agent == "Russia" and found["agreements.age"].agent == "slot 2"
+    assert compare(world, world, 0, model.scenario) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index, values_seed", [(0, 21), (1, 22), (2, 23), (3, 24)])
+def test_random_worlds_dock_for_two_years(index, values_seed):
+    assert_docks(dock(random_scenario(index, values_seed), steps=2 * STEPS, seed=values_seed))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("off", [("negotiation",), ("decisions", "agreements"), ("events", "trade", "economy")])
+def test_alaska_docks_with_mechanisms_switched_off(off):
+    mechanisms = Mechanisms(**{name: False for name in off})
+    assert_docks(dock("alaska_2025", steps=STEPS, seed=5, mechanisms=mechanisms))
