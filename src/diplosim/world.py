@@ -199,7 +199,8 @@ def materialise(values: jax.Array) -> jax.Array:
     """
     if values.ndim == 0 or values.shape[0] == 0:
         return values
-    return jax.lax.dynamic_update_slice(values, values[:1], (0,) * values.ndim)
+    start, first = (0,) * values.ndim, values[:1]
+    return jax.lax.dynamic_update_slice(jax.lax.dynamic_update_slice(values, jnp.zeros_like(first), start), first, start)
 
 
 def reverse_of(values: jax.Array, dyads: Dyads) -> jax.Array:
