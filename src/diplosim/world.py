@@ -195,7 +195,10 @@ def materialise(values: jax.Array) -> jax.Array:
     XLA on a CPU fuses the computation of an array into a gather that reads it
     (``x[reverse]``), recomputing the whole producer at every gathered index:
     measured 10x slower on a 10^6-dyad world.  A one-element in-place update
-    is not fusible, so the producer is computed once.
+    is not fusible, so the producer is computed once.  It takes two updates:
+    XLA's simplifier deletes one that writes back the array's own first
+    element (and a CPU build drops ``optimization_barrier`` before fusion),
+    so the first element is overwritten with zero, then restored.
     """
     if values.ndim == 0 or values.shape[0] == 0:
         return values
