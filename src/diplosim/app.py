@@ -160,6 +160,7 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
         sample_dyads=output["dyads"] and scenario.world.n_dyads <= output["max_dyads"],
         event_capacity=engine["event_log_capacity"],
         guard=engine["guard"],
+        sharding=engine["sharding"],
     )
     with jax.default_device(device):
         world = calibrate_trade(jax.device_put(scenario.world, device), params)

@@ -84,6 +84,10 @@ class EngineConfig:
     event_log_capacity: int = 64  # dyads whose endogenous events are recorded per step (agreements: all)
     progress: bool = True
     guard: str = "off"  # off | stop | flag: a NaN or infinity is ignored, stops the run, or is flagged (diplosim.guard)
+    # off | states: one world's state and dyad arrays split across every device of the platform (a world
+    # too large for one device); arrays are padded to a multiple of the device count. Single runs only,
+    # not simulate_batch. Equal to the unsharded run within float32 rounding (diplosim.sharding)
+    sharding: str = "off"
     # compiled programs are kept here and reused by later runs of the same shapes ("" turns it off)
     compile_cache: str = "${oc.env:DIPLOSIM_COMPILE_CACHE,${oc.env:HOME,.}/.cache/diplosim/xla}"
     mechanisms: MechanismsConfig = field(default_factory=MechanismsConfig)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diplosim import guard
+from diplosim import guard, sharding
 from diplosim.mechanisms import (
     agreements,
     alliances,
@@ -120,6 +120,7 @@ class RunSpec:
     sample_dyads: bool = False
     event_capacity: int = 64
     guard: str = "off"  # off | stop | flag: what a NaN or infinity does (diplosim.guard)
+    sharding: str = "off"  # off | states: one world split across the devices (diplosim.sharding); simulate only
 
 
 def snapshot(world: World, spec: RunSpec) -> dict[str, Any]:
@@ -169,6 +170,26 @@ def _run_chunk_checked(world: World, params: Params, run_key: jax.Array, *, spec
     """``_chunk`` (vmapped if ``batched``) under checkify, for engine.guard = stop: returns (error, outputs)."""
     one_run = guard.checkified(functools.partial(_chunk, spec=spec, samples=samples, every=every))
     return (jax.vmap(one_run) if batched else one_run)(world, params, run_key)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "samples", "every", "layout", "checked"))
+def _run_chunk_sharded(
+    padded: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int,
+    layout: sharding.Layout, checked: bool,
+):
+    """``_chunk`` on a world split over ``layout``'s mesh (see diplosim.sharding): crop, run, write back.
+
+    ``checked`` (engine.guard = stop): under checkify, returning (error, outputs).
+    """
+
+    def padded_chunk(padded, params, run_key):
+        world, per_step, snaps = _chunk(sharding.crop(padded, layout), params, run_key, spec=spec, samples=samples, every=every)
+        return sharding.refill(padded, world, layout), per_step, sharding.pad_snapshots(snaps, layout)
+
+    return (guard.checkified(padded_chunk) if checked else padded_chunk)(padded, params, run_key)
+
+
+_crop_world = jax.jit(sharding.crop, static_argnames="layout")
 
 
 def chunk_plan(steps: int, every: int, chunk_steps: int = 0) -> list[tuple[int, int]]:
@@ -236,6 +257,7 @@ def _assemble(first_metrics, first_snap, pieces, spec: RunSpec, batched: bool) -
 
 
 def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
+    sharded = sharding.check_mode(spec.sharding) == "states"
     runner = _run_chunk_batch if batched else _run_chunk
     first_metrics = (jax.vmap(metrics) if batched else metrics)(world)
     first_snap = (jax.vmap(snapshot, in_axes=(0, None)) if batched else snapshot)(world, spec)
@@ -243,15 +265,25 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
         first_metrics = guard.inspect_initial(world, first_metrics, spec.guard, batched)
         if spec.guard == "stop":
             runner = guard.stopping(functools.partial(_run_chunk_checked, batched=batched))
+    layout = None
+    if sharded:  # one world split across the devices
+        layout = sharding.layout_for(world)
+        world = sharding.shard_world(world, layout)
+        runner = functools.partial(_run_chunk_sharded, layout=layout, checked=spec.guard == "stop")
+        if spec.guard == "stop":
+            runner = guard.stopping(runner)
     bar = _progress(steps, progress, "batch" if batched else "simulate")
     pieces = []
     for samples, every in chunk_plan(steps, spec.every, chunk_steps):
         world, per_step, snaps = runner(world, params, key, spec=spec, samples=samples, every=every)
-        pieces.append(jax.device_get((per_step, snaps)))
+        per_step, snaps = jax.device_get((per_step, snaps))
+        pieces.append((per_step, snaps if layout is None else sharding.crop_snapshots(snaps, layout)))
         if bar is not None:
             bar.update(samples * every)
     if bar is not None:
         bar.close()
+    if layout is not None:
+        world = _crop_world(world, layout=layout)
     return world, _assemble(jax.device_get(first_metrics), jax.device_get(first_snap), pieces, spec, batched)
 
 
@@ -265,7 +297,13 @@ def simulate(
     chunk_steps: int = 0,
     progress: bool = False,
 ) -> tuple[World, Trajectory]:
-    """Run ``steps`` steps; return the final world and the history (metrics every step, snapshots sampled)."""
+    """Run ``steps`` steps; return the final world and the history (metrics every step, snapshots sampled).
+
+    With ``spec.sharding = "states"`` the world's state and dyad arrays are
+    split across every device of the platform the world is on (see
+    ``diplosim.sharding``); the returned final world is then split too where
+    its sizes divide by the number of devices, else gathered.
+    """
     return _run(world, params, key, steps, spec, chunk_steps, progress, batched=False)
 
 
@@ -286,6 +324,11 @@ def simulate_batch(
     leading axis R too (variants of one scenario with the same shapes).
     Every array of the returned world and trajectory has a leading axis R.
     """
+    if sharding.check_mode(spec.sharding) != "off":
+        raise ValueError(
+            f"engine.sharding = {spec.sharding!r} splits one world across devices and applies to single runs "
+            "(simulate); a batch of runs needs engine.sharding=off"
+        )
     n_runs = keys.shape[0]
     leading = {x.shape[0] for x in jax.tree.leaves(params)}
     if leading != {n_runs}:
