@@ -15,7 +15,7 @@ failure names the variable, the agent (state name or ``src->dst`` dyad) and
 the step.
 
     .venv/bin/pytest tests/test_docking.py              # Alaska, a decide() policy, two random worlds
-    .venv/bin/pytest tests/test_docking.py -m slow      # more random worlds, 100 steps, switches off
+    .venv/bin/pytest tests/test_docking.py -m slow      # eight more random worlds, mechanisms switched off
 """
 
 from __future__ import annotations
@@ -87,19 +87,21 @@ def test_random_worlds_dock(index, values_seed):
     assert_docks(dock(scenario, steps=STEPS, seed=values_seed))
 
 
-def test_docking_names_the_variable_agent_and_step_of_a_divergence():
-    """A reference whose trust decays a little faster is caught at step 1, on a named dyad."""
+def test_docking_names_the_variable_agent_step_and_mechanism_of_a_divergence():
+    """A reference whose military signals raise tension a little more is caught at step 1.
+
+    Alaska's first event (step 0) is the US signal to Russia (nuclear submarines).
+    """
     core = DiplomacyModel("alaska_2025", seed=3)
-    perturbed = DiplomacyModel("alaska_2025", seed=3, engine="reference", trust_decay=0.0101)
+    perturbed = DiplomacyModel("alaska_2025", seed=3, engine="reference", signal_tension=0.2501)
     found = dock_models(core, perturbed, steps=5)
     assert found and {d.step for d in found} == {1}
-    variables = {d.variable for d in found}
-    assert {"dyads.trust_alpha", "dyads.trust_beta"} <= variables
-    alpha = next(d for d in found if d.variable == "dyads.trust_alpha")
-    src, dst = alpha.agent.split("->")
-    assert {src, dst} <= set(core.scenario.states)
-    assert re.match(rf"step 1: dyads\.trust_alpha of {re.escape(alpha.agent)}( \(and \d+ more\))?: core ", str(alpha))
-    assert abs(alpha.core - alpha.reference) > RTOL * abs(alpha.core) + ATOL
+    tension = next(d for d in found if d.variable == "dyads.tension")
+    assert tension.agent in ("United States->Russia", "Russia->United States")
+    assert abs(tension.core - tension.reference) > RTOL * abs(tension.core) + ATOL
+    assert tension.mechanism == "events"
+    assert re.fullmatch(rf"step 1: dyads\.tension of {tension.agent}( \(and \d+ more\))?: core \S+, reference \S+ "
+                        r"\[first mechanism to disagree from the same input: events\]", str(tension))
 
 
 def test_compare_checks_integers_exactly_and_names_states():
@@ -120,9 +122,18 @@ def test_compare_checks_integers_exactly_and_names_states():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("index, values_seed", [(0, 21), (1, 22), (2, 23), (3, 24)])
-def test_random_worlds_dock_for_two_years(index, values_seed):
-    assert_docks(dock(random_scenario(index, values_seed), steps=2 * STEPS, seed=values_seed))
+@pytest.mark.parametrize("index, values_seed", [(i % 4, 20 + i) for i in range(8)])
+def test_more_random_worlds_dock(index, values_seed):
+    """A year, not more: the conflict-tension loop amplifies float32 rounding by ~3% a step.
+
+    Conflict raises tension (tension_conflict c) and tension slows de-escalation
+    (conflict_deescalation (theta - tau)), so a difference in conflict grows by
+    about conflict_deescalation x tension_conflict per step: in the core alone a
+    1e-6 nudge to conflict is 4.7e-6 after 52 steps and 2.1e-5 after 104.  Over
+    two years the engines' rounding differences reach ~3e-6 on conflicts of
+    0.13 (random world 1/22), beyond what float32 itself resolves there.
+    """
+    assert_docks(dock(random_scenario(index, values_seed), steps=STEPS, seed=values_seed))
 
 
 @pytest.mark.slow

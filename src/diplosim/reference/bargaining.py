@@ -1,7 +1,7 @@
 """One bargaining round, per actor: Bueno de Mesquita's expected-utility model (reference of ``diplosim.bargaining``).
 
-Actors k have a position x_k, a capability c_k, a salience s_k and a speed;
-only the actors at the table (``active``) take part.  With r = RISK_EXPONENT:
+The actors k at the table have a position x_k, a capability c_k, a salience
+s_k and a speed.  With r = RISK_EXPONENT:
   weight      w_k = c_k s_k
   win chance  P_ij = sum_k max(v_k, 0) / sum_k |v_k|,  v_k = w_k (|x_k - x_j| - |x_k - x_i|)   (1/2 if all v_k = 0)
   challenge   d = |x_i - x_j|,  U_s = 2 - 4 (1/2 - d/2)^r,  U_f = 2 - 4 (1/2 + d/2)^r,  U_sq = 2 - 4 (1/2)^r
@@ -41,9 +41,9 @@ def challenge_utility(i: int, j: int, position: list, salience: list, weight: di
     return resists * (p * success + (1.0 - p) * failure) + (1.0 - resists) * success - status_quo
 
 
-def bargain_round(position: list, capability: list, salience: list, active: list, speed: list) -> list:
-    """New positions of every actor after one round (inactive actors keep theirs)."""
-    table = [k for k in range(len(position)) if active[k]]
+def bargain_round(position: list, capability: list, salience: list, speed: list) -> list:
+    """New positions of the actors at the table after one round."""
+    table = range(len(position))
     weight = {k: capability[k] * salience[k] for k in table}
     utility = {(i, j): challenge_utility(i, j, position, salience, weight) for i in table for j in table if i != j}
     moved = list(position)
@@ -64,8 +64,8 @@ def bargain_round(position: list, capability: list, salience: list, active: list
     return moved
 
 
-def bargain(position: list, capability: list, salience: list, active: list, speed: list, rounds: int) -> list:
+def bargain(position: list, capability: list, salience: list, speed: list, rounds: int) -> list:
     """Positions after ``rounds`` bargaining rounds."""
     for _ in range(rounds):
-        position = bargain_round(position, capability, salience, active, speed)
+        position = bargain_round(position, capability, salience, speed)
     return position

@@ -14,11 +14,21 @@ numbers (resolution 6e-8 at 1), a large relative error of a tiny value:
   later rounds share out float32 residue), and growth rates near 0.
 Integer and boolean variables (statuses, ages, envoys sent) must be equal.
 
+Dock over about a year (52 steps): the conflict-tension loop amplifies any
+difference by about 3% a step (conflict raises tension through
+tension_conflict, tension slows de-escalation through conflict_deescalation),
+in the core alone as much as between the engines: a 1e-6 nudge to conflict
+grows to 4.7e-6 after 52 steps and 2.1e-5 after 104, so after two years the
+engines' float32 rounding differences exceed 1e-5 relative on mid-sized
+conflicts (measured: 3.6e-6 on a conflict of 0.13 at step 103).
+
     from diplosim.reference.docking import dock
     dock("alaska_2025", steps=52, seed=1)      # [] when the engines agree at every step
 
 ``compare`` checks two worlds; ``dock_models`` steps two ``DiplomacyModel``
-(one per engine) together and stops at the first step where they disagree.
+(one per engine) together and stops at the first step where they disagree;
+``localise`` then runs each mechanism of both engines from the same input
+world and names the first one whose outputs differ.
 """
 
 from __future__ import annotations
@@ -47,11 +57,13 @@ class Disagreement:
     core: float
     reference: float
     agents: int  # how many agents disagree on this variable
+    mechanism: str = ""  # the first mechanism whose outputs differ from the same input world ("" if unknown)
 
     def __str__(self) -> str:
         others = f" (and {self.agents - 1} more)" if self.agents > 1 else ""
+        where = f" [first mechanism to disagree from the same input: {self.mechanism}]" if self.mechanism else ""
         return (f"step {self.step}: {self.variable} of {self.agent}{others}: "
-                f"core {self.core!r}, reference {self.reference!r}")
+                f"core {self.core!r}, reference {self.reference!r}{where}")
 
 
 def _agent_names(world: World, scenario) -> dict[str, Callable[[int], str]]:
@@ -127,23 +139,61 @@ def compare_metrics(core: dict, reference: dict, step: int, scenario=None, *, rt
     return [d for d in found if d is not None]
 
 
+def localise(world: World, params, key: jax.Array, mechanisms=None, scenario=None, overrides=None,
+             reference_params=None) -> str:
+    """The first mechanism whose outputs differ when both engines run it on the same input, or "".
+
+    ``world`` is the world before the step (the reference's), ``key`` the
+    step's key; every mechanism after the first starts from the
+    reference's output of the one before it.  ``reference_params``: the
+    reference's coefficients where they differ from the core's ``params``.
+    """
+    import jax.numpy as jnp
+
+    from diplosim.engine import KEY_STREAM, _pipeline
+    from diplosim.params import Mechanisms
+    from diplosim.reference.common import host
+    from diplosim.reference.engine import PIPELINE, plain_params
+
+    mechanisms = mechanisms or Mechanisms()
+    world, plain = host(world), plain_params(params if reference_params is None else reference_params)
+    core_pipeline = dict(_pipeline(world.n_blocs, overrides))
+    for name, mechanism in PIPELINE:
+        if not getattr(mechanisms, name):
+            continue
+        mechanism_key = jax.random.fold_in(key, KEY_STREAM[name])
+        core = core_pipeline[name](jax.tree.map(jnp.asarray, world), params, mechanism_key)
+        extra = (None if overrides is None else host(overrides),) if name == "decisions" else ()
+        ours = mechanism(world, plain, mechanism_key, *extra)
+        if compare(core, ours, int(world.step) + 1, scenario):
+            return name
+        world = ours
+    return ""
+
+
 def dock_models(core_model, reference_model, steps: int, *, rtol: float = RTOL, atol: float = ATOL) -> list[Disagreement]:
     """Step a ``DiplomacyModel(engine="jax")`` and a ``DiplomacyModel(engine="reference")`` together.
 
     Compares the worlds (and metrics) after every step; returns the
-    disagreements of the first step where there are any, or [] after
-    ``steps`` steps in agreement.  The two models must start from the same
-    world and seed (the same key).
+    disagreements of the first step where there are any, each naming the
+    first mechanism that disagrees from the reference's world before that
+    step (``localise``; the decide() policies are not replayed there), or []
+    after ``steps`` steps in agreement.  The two models must start from the
+    same world and seed (the same key).
     """
     scenario = core_model.scenario
     for _ in range(steps):
+        before = reference_model.world
+        key = jax.random.fold_in(reference_model.key, int(before.step))
         core_model.step()
         reference_model.step()
         step = int(core_model.world.step)
         found = compare(core_model.world, reference_model.world, step, scenario, rtol=rtol, atol=atol)
         found += compare_metrics(core_model.metrics, reference_model.metrics, step, scenario, rtol=rtol, atol=atol)
         if found:
-            return found
+            mechanism = localise(before, core_model.params, key, reference_model.mechanisms, scenario,
+                                 reference_params=reference_model.params)
+            return [dataclasses.replace(d, mechanism=mechanism) for d in found]
     return []
 
 

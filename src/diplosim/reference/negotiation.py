@@ -69,9 +69,9 @@ def summits(world: World, params: Params) -> tuple[list, list[Candidate]]:
     for v in firing(world, "summit"):
         k = int(ev.issue[v])
         seats = [p for p in range(len(member_state)) if member_event[p] == v and member_role[p] == PARTICIPANT]
-        states = [member_state[p] for p in seats]
+        states = [member_state[p] for p in seats]  # a state seated twice bargains as two actors, as in the core
         before = [position[i][k] for i in states]
-        after = bargain(before, [power[i] for i in states], [salience[i][k] for i in states], [True] * len(states),
+        after = bargain(before, [power[i] for i in states], [salience[i][k] for i in states],
                         [params.summit_speed * flexibility(approval[i], params) for i in states], SUMMIT_ROUNDS)
         for i, x0, x1 in zip(states, before, after):
             moves[i, k].append(x1 - x0)
@@ -98,7 +98,7 @@ def envoy_talks(world: World, params: Params, position: list) -> tuple[list, lis
         before = [position[i][k] for i in pair]
         speed = params.proxy_speed if channel == PROXY else params.envoy_speed
         after = bargain(before, [power[principal] * credibility, power[counterpart]], [salience[i][k] for i in pair],
-                        [True, True], [speed * flexibility(approval[i], params) for i in pair], ENVOY_ROUNDS)
+                        [speed * flexibility(approval[i], params) for i in pair], ENVOY_ROUNDS)
         for i, x0, x1 in zip(pair, before, after):
             moves[i, k].append(x1 - x0)
         talks.append((principal, counterpart, k, channel, tuple(before)))
