@@ -15,6 +15,7 @@ import yaml
 from omegaconf import OmegaConf
 from pydantic import BaseModel, ValidationError
 
+from diplosim.memory import check_synthetic
 from diplosim.scenario import Scenario, ScenarioError
 from diplosim.scenario.build import build_world
 from diplosim.scenario.schema import ScenarioSpec, SyntheticSpec, describe_error
@@ -26,27 +27,29 @@ SHARED_KEYS = ("kind", "name", "description")
 HYDRA_KEYS = ("defaults",)  # consumed by Hydra when it composes a file from conf/
 
 
-def load_scenario(cfg: Mapping[str, Any], *, agreement_slots: int = 16) -> Scenario:
+def load_scenario(cfg: Mapping[str, Any], *, agreement_slots: int = 16, device: Any = None) -> Scenario:
     """The scenario described by ``cfg``, shaped like ``diplosim.config.ScenarioConfig``.
 
     ``cfg`` is an OmegaConf ``DictConfig`` or a plain mapping.  When
     ``cfg["path"]`` is set, that YAML file replaces every other field.
-    Raises ``ScenarioError`` (one line) on any mistake.
+    Raises ``ScenarioError`` (one line) on any mistake.  With ``device`` (a
+    ``jax.Device``), a synthetic world too large to generate here or to run
+    there is refused before it is generated (``diplosim.memory.MemoryTooLarge``).
     """
     fields = _plain(cfg)
     if fields.get("path"):
-        return load_scenario_file(fields["path"], agreement_slots=agreement_slots)
+        return load_scenario_file(fields["path"], agreement_slots=agreement_slots, device=device)
     fields.pop("path", None)
     label = fields.get("name") or fields.get("kind") or "file"
-    return _load(fields, f"config:{label}", f"scenario {label}", agreement_slots)
+    return _load(fields, f"config:{label}", f"scenario {label}", agreement_slots, device)
 
 
-def load_scenario_file(path: str | Path, *, agreement_slots: int = 16) -> Scenario:
-    """The scenario in the YAML file ``path`` (``kind: file`` or ``kind: synthetic``)."""
+def load_scenario_file(path: str | Path, *, agreement_slots: int = 16, device: Any = None) -> Scenario:
+    """The scenario in the YAML file ``path`` (``kind: file`` or ``kind: synthetic``); ``device``: see ``load_scenario``."""
     fields = read_yaml(path)
     for key in HYDRA_KEYS + ("path",):
         fields.pop(key, None)
-    return _load(fields, str(path), f"scenario {path}", agreement_slots)
+    return _load(fields, str(path), f"scenario {path}", agreement_slots, device)
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def _plain(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
 
 
-def _load(fields: dict[str, Any], source: str, where: str, agreement_slots: int) -> Scenario:
+def _load(fields: dict[str, Any], source: str, where: str, agreement_slots: int, device: Any = None) -> Scenario:
     """Validate ``fields`` by kind and build; ``where`` starts every message."""
     kind = fields.get("kind", "file")
     if kind == "file":
@@ -90,6 +93,8 @@ def _load(fields: dict[str, Any], source: str, where: str, agreement_slots: int)
         return build_world(spec, agreement_slots=agreement_slots, source=source)
     if kind == "synthetic":
         spec = _validate(SyntheticSpec, _synthetic_fields(fields, where), where)
+        if device is not None:
+            check_synthetic(spec, device, agreement_slots=agreement_slots)
         return _synthetic(spec, agreement_slots)
     raise ScenarioError(f"{where}: kind: unknown scenario kind {kind!r}; allowed: {', '.join(KINDS)}")
 

@@ -1,0 +1,47 @@
+"""Memory safety: a world too large for its device is refused, before allocation, in one line."""
+
+import jax
+import pytest
+
+from diplosim import memory
+from diplosim.engine import RunSpec, _run_chunk
+from diplosim.mechanisms.trade import calibrate_trade
+from diplosim.params import params_from
+from diplosim.scenario import synthetic_scenario
+from reliability.runs import run_diplosim
+
+
+def test_world_bytes_matches_a_generated_world():
+    world = synthetic_scenario(3000, 6, n_issues=4, n_envoys=10).world
+    actual = sum(leaf.nbytes for leaf in jax.tree.leaves(world))
+    estimate = memory.world_bytes(world.n_states, world.n_dyads, n_issues=4, n_envoys=10)
+    assert abs(estimate - actual) <= 0.02 * actual
+
+
+def test_run_estimate_covers_what_xla_plans_for_a_step():
+    params = params_from()
+    world = calibrate_trade(synthetic_scenario(5000, n_envoys=5).world, params)
+    compiled = _run_chunk.lower(world, params, jax.random.key(0), spec=RunSpec(), samples=4, every=1).compile()
+    plan = compiled.memory_analysis()
+    planned = plan.argument_size_in_bytes + plan.output_size_in_bytes + plan.temp_size_in_bytes
+    estimate = memory.run_bytes(memory.world_bytes(world.n_states, world.n_dyads, n_envoys=5))
+    assert planned <= estimate and estimate - memory.OVERHEAD <= 1.5 * planned
+
+
+def test_check_fits_names_the_estimate_and_the_limit(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda device: (2 * memory.GIB, "free on a small GPU"))
+    with pytest.raises(memory.MemoryTooLarge) as refused:
+        memory.check_fits(3 * memory.GIB, jax.devices("cpu")[0], what="scenario.n_states = 7")
+    assert str(refused.value) == "scenario.n_states = 7: needs about 3.0 GiB, 2.0 GiB free on a small GPU; use a smaller world"
+    memory.check_fits(1 * memory.GIB, jax.devices("cpu")[0], what="fits")
+
+
+def test_too_large_synthetic_world_is_refused_before_it_is_generated(tmp_path):
+    # 2.1 x 10^9 dyads, about 100 GB: refused in seconds, without generating anything
+    done = run_diplosim("scenario=synthetic", "scenario.n_states=50000000", "scenario.dyads_per_state=42",
+                        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, timeout=120)
+    assert done.code == 2
+    assert len(done.err_lines) == 1, done.err
+    line = done.err_lines[0]
+    assert "scenario.n_states = 50000000" in line and "needs about" in line and "GiB" in line and "available" in line
+    assert not (tmp_path / "run").exists()
