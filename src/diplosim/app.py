@@ -6,6 +6,7 @@ launchers call it directly with a composed config.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
@@ -134,25 +136,50 @@ def use_compile_cache(directory: str) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
-    """Run the configured scenario and write its tables (and plot) into ``out_dir``."""
-    started = time.perf_counter()
+@dataclass
+class Job:
+    """A run ready to simulate: its checked configuration, scenario, parameters and run settings.
+
+    ``prepare`` makes one; ``simulate_job`` runs it; ``simulate_jobs`` runs several that share a
+    ``batch_key`` as one ``simulate_batch``; ``run`` writes the tables.
+    """
+
+    config: dict[str, Any]  # resolved
+    recorded: dict[str, Any]  # without MACHINE_SETTINGS: what the run id hashes and the tables record
+    run_id: str
+    scenario: Scenario
+    params: Any  # diplosim.params.Params (f32 scalars)
+    spec: Any  # diplosim.engine.RunSpec
+    device: Any  # jax.Device
+
+    @property
+    def batch_key(self) -> str:
+        """What jobs must share to run as one ``simulate_batch``: everything but the seed and the
+        dynamics coefficients (dynamic arrays), and the settings that act after the simulation
+        (where the tables go, whether a plot is drawn) or not on it (progress bar, compile cache)."""
+        shared = copy.deepcopy(self.recorded)
+        for key in ("seed", "dynamics"):
+            shared.pop(key, None)
+        for key in ("dir", "plot"):
+            shared.get("output", {}).pop(key, None)
+        return json.dumps(shared, sort_keys=True, default=str)
+
+
+def prepare(cfg: DictConfig | dict, *, scenario: Scenario | None = None) -> Job:
+    """Check the configuration and build what a run needs, without simulating.
+
+    ``scenario``: the scenario already loaded from this configuration (a launcher loads it once
+    for many jobs).  Raises ValueError (one line) for a configuration no run can use.
+    """
     config = as_dict(cfg)
     check_config(config)
     engine, output = config["engine"], config["output"]
-    scenario = load_scenario(config["scenario"], agreement_slots=engine["agreement_slots"])
+    device = select_device(engine["device"])
+    if scenario is None:  # a synthetic world too large for the device is refused before it is generated
+        scenario = load_scenario(config["scenario"], agreement_slots=engine["agreement_slots"], device=device)
     params = params_from(config["dynamics"])
     check_params(params)
     recorded = recorded_config(config)
-    run_id = run_id_of(recorded)
-    out_dir = Path(out_dir)
-    finished = completed_tables(out_dir, run_id)
-    if finished is not None:  # the same run finished here before (a restarted sweep): nothing to redo
-        if output["plot"] and not (out_dir / "metrics.png").exists():
-            finished["plot"] = _plot(finished["metrics"], out_dir, scenario, config["seed"])
-        return RunResult(run_id, out_dir, finished, scenario, None, time.perf_counter() - started)
-    use_compile_cache(engine["compile_cache"])
-    device = select_device(engine["device"])
     spec = run_spec(
         engine["mechanisms"],
         every=output["every"],
@@ -162,20 +189,114 @@ def run(cfg: DictConfig | dict, out_dir: Path | str) -> RunResult:
         guard=engine["guard"],
         sharding=engine["sharding"],
     )
-    with jax.default_device(device):
-        world = calibrate_trade(jax.device_put(scenario.world, device), params)
+    return Job(config, recorded, run_id_of(recorded), scenario, params, spec, device)
+
+
+def simulate_job(job: Job) -> Trajectory:
+    """Run one job's simulation (the JAX core) and return its history."""
+    engine = job.config["engine"]
+    use_compile_cache(engine["compile_cache"])
+    with jax.default_device(job.device):
+        world = calibrate_trade(jax.device_put(job.scenario.world, job.device), job.params)
         try:
             _, trajectory = simulate(
-                world, params, jax.random.key(config["seed"]), config["steps"], spec,
+                world, job.params, jax.random.key(job.config["seed"]), job.config["steps"], job.spec,
                 chunk_steps=engine["chunk_steps"], progress=engine["progress"],
             )
         except NumericalError as err:  # engine.guard=stop: name the agent as the scenario does
-            raise err.named(scenario) from None
-    meta = run_metadata(run_id=run_id, scenario=scenario, config=recorded, seed=config["seed"], backend=device.platform)
-    paths = write_tables(out_dir, run_tables(scenario, trajectory, run_id), meta)
-    if output["plot"]:
-        paths["plot"] = _plot(paths["metrics"], out_dir, scenario, config["seed"])
-    return RunResult(run_id, out_dir, paths, scenario, trajectory, time.perf_counter() - started)
+            raise err.named(job.scenario) from None
+    return trajectory
+
+
+def simulate_jobs(jobs: list[Job], progress: bool = False) -> list[Trajectory]:
+    """Run jobs that share one ``batch_key`` as one ``simulate_batch`` call; their histories, in order.
+
+    Each run gets its own trade calibration (it depends on the run's coefficients) and its own
+    key, ``jax.random.key(seed)``, as ``simulate_job`` gives it, so each history equals the one
+    ``simulate_job`` computes for the job.  Raises ``NumericalError`` (engine.guard=stop) without
+    naming a run: run the jobs one by one to find it.
+    """
+    from diplosim.engine import simulate_batch
+    from diplosim.params import stack_params
+
+    first = jobs[0]
+    if any(job.batch_key != first.batch_key for job in jobs):
+        raise ValueError("simulate_jobs: the jobs differ in more than their seeds and dynamics coefficients")
+    engine = first.config["engine"]
+    use_compile_cache(engine["compile_cache"])
+    with jax.default_device(first.device):
+        world = jax.device_put(first.scenario.world, first.device)
+        params = stack_params([job.params for job in jobs])
+        worlds = jax.vmap(calibrate_trade, in_axes=(None, 0))(world, params)
+        keys = jnp.stack([jax.random.key(job.config["seed"]) for job in jobs])
+        _, batch = simulate_batch(
+            worlds, params, keys, first.config["steps"], first.spec,
+            chunk_steps=engine["chunk_steps"], progress=progress, world_batched=True,
+        )
+    return [_one_run(batch, r) for r in range(len(jobs))]
+
+
+def _one_run(batch: Trajectory, r: int) -> Trajectory:
+    """Run ``r`` of a batched history (every array has a leading run axis)."""
+    take = lambda tree: None if tree is None else jax.tree.map(lambda x: np.asarray(x[r]), tree)  # noqa: E731
+    return Trajectory(take(batch.metrics), take(batch.events), np.asarray(batch.sample_steps[r]),
+                      take(batch.states), take(batch.dyads))
+
+
+@dataclass
+class Simulated:
+    """A job simulated elsewhere (the batched launcher) and how long its share took (s)."""
+
+    job: Job
+    trajectory: Trajectory
+    seconds: float
+
+
+_simulated: dict[str, Simulated] = {}
+
+
+@contextlib.contextmanager
+def simulated(results: dict[str, Simulated]):
+    """While open, ``run`` writes these results (by run id) instead of simulating those runs.
+
+    The batched launcher simulates a group of jobs at once, then runs each job's ordinary Hydra
+    task inside this context: the task's ``run`` finds its result here, so the tables, the plot,
+    the summary and the Hydra records are written exactly as for a job run alone.
+    """
+    _simulated.update(results)
+    try:
+        yield
+    finally:
+        for run_id in results:
+            _simulated.pop(run_id, None)
+
+
+def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any] | None = None) -> RunResult:
+    """Run the configured scenario and write its tables (and plot) into ``out_dir``.
+
+    ``overrides``: ``{column: value}`` written as constant columns into every table (after
+    ``run_id``) and into the run record; the CLI passes ``diplosim.sweep.job_overrides``, so a
+    sweep's tables read as one dataset.  A run already complete in ``out_dir`` (same run id) is
+    not recomputed.
+    """
+    started = time.perf_counter()
+    config = as_dict(cfg)
+    ready = _simulated.get(run_id_of(recorded_config(config))) if _simulated else None
+    job = ready.job if ready is not None else prepare(config)
+    out_dir = Path(out_dir)
+    finished = completed_tables(out_dir, job.run_id)
+    if finished is not None:  # the same run finished here before (a restarted sweep): nothing to redo
+        if config["output"]["plot"] and not (out_dir / "metrics.png").exists():
+            finished["plot"] = _plot(finished["metrics"], out_dir, job.scenario, config["seed"])
+        return RunResult(job.run_id, out_dir, finished, job.scenario, None, time.perf_counter() - started)
+    trajectory = ready.trajectory if ready is not None else simulate_job(job)
+    meta = run_metadata(run_id=job.run_id, scenario=job.scenario, config=job.recorded, seed=config["seed"],
+                        backend=job.device.platform, overrides=overrides)
+    paths = write_tables(out_dir, run_tables(job.scenario, trajectory, job.run_id, overrides), meta)
+    if config["output"]["plot"]:
+        paths["plot"] = _plot(paths["metrics"], out_dir, job.scenario, config["seed"])
+    seconds = time.perf_counter() - started + (ready.seconds if ready is not None else 0.0)
+    return RunResult(job.run_id, out_dir, paths, job.scenario, trajectory, seconds)
 
 
 def _plot(metrics_path: Path, out_dir: Path, scenario: Scenario, seed: int) -> Path:
@@ -247,4 +368,4 @@ def summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["RunResult", "run", "summary", "run_id_of", "as_dict"]
+__all__ = ["RunResult", "Job", "Simulated", "prepare", "simulate_job", "simulate_jobs", "simulated", "run", "summary", "run_id_of", "as_dict"]

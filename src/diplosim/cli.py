@@ -66,6 +66,7 @@ def app(cfg: DictConfig) -> None:
 def _job(cfg: DictConfig) -> None:
     """One Hydra job: run, print the summary; on a user's mistake, one line and no output left."""
     from diplosim.app import run, summary
+    from diplosim.sweep import job_overrides
 
     logging.getLogger("jax").setLevel(logging.WARNING)  # not the missing-TPU notice on every run
 
@@ -76,7 +77,7 @@ def _job(cfg: DictConfig) -> None:
     try:
         out_dir = Path(cfg.output.dir) if cfg.output.dir else job_dir
         earlier = _discard_temporaries(out_dir)
-        result = run(cfg, out_dir)
+        result = run(cfg, out_dir, overrides=job_overrides(cfg, hydra_cfg))  # the overrides become columns
     except USER_ERRORS as err:
         # the run checks everything it can before it writes; a full or read-only disk can still
         # stop it half-way, and the tables it wrote then go too

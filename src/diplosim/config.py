@@ -122,3 +122,6 @@ def register_configs() -> None:
     cs.store(group="dynamics", name="dynamics_schema", node=DynamicsConfig)
     cs.store(group="engine", name="engine_schema", node=EngineConfig)
     cs.store(group="output", name="output_schema", node=OutputConfig)
+    from diplosim.sweep import register_resolvers  # ${diplosim.sweep_name:...} in conf/config.yaml
+
+    register_resolvers()

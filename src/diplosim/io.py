@@ -9,9 +9,12 @@ Four tables, long (tidy) form, state names dictionary-encoded:
   each with the step during which it happened (the ``metrics`` row of that
   step + 1 shows its effect).
 
-Every table carries ``run_id`` and, in its schema metadata under ``diplosim``,
-a JSON record of the run's configuration, seed, package versions and JAX
-backend.  Files appear under their final name only once complete.
+Every table carries ``run_id``, then the run's overrides as constant, typed
+columns named by their config key (``seed``, ``dynamics.trade_relax``, ...;
+see ``diplosim.sweep.job_overrides``) and, in its schema metadata under
+``diplosim``, a JSON record of the run's configuration, seed, overrides,
+package versions and JAX backend.  Files appear under their final name only
+once complete.
 """
 
 from __future__ import annotations
@@ -48,14 +51,18 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_metadata(*, run_id: str, scenario: Scenario, config: dict[str, Any], seed: int, backend: str) -> dict:
-    """What a reader needs to reproduce the run."""
+def run_metadata(
+    *, run_id: str, scenario: Scenario, config: dict[str, Any], seed: int, backend: str,
+    overrides: dict[str, Any] | None = None,
+) -> dict:
+    """What a reader needs to reproduce the run; ``overrides``: the columns ``run_tables`` added."""
     return {
         "run_id": run_id,
         "scenario": scenario.name,
         "scenario_source": scenario.source,
         "seed": seed,
         "config": config,
+        "overrides": dict(overrides or {}),
         "versions": package_versions(),
         "jax_backend": backend,
     }
@@ -217,14 +224,42 @@ def events_table(scenario: Scenario, traj: Trajectory, run_id: str) -> pa.Table:
     return pa.table({f.name: columns[f.name] for f in EVENT_SCHEMA}, schema=EVENT_SCHEMA)
 
 
-def run_tables(scenario: Scenario, traj: Trajectory, run_id: str) -> dict[str, pa.Table]:
-    """The run's tables; ``states`` and ``dyads`` only where they were sampled."""
+def constant_column(value: Any, rows: int) -> pa.Array:
+    """``rows`` copies of ``value``, typed: bool, int64, float64, string (dictionary-encoded) or null."""
+    if value is None:
+        return pa.nulls(rows)
+    if isinstance(value, (bool, np.bool_)):
+        return pa.array(np.full(rows, bool(value)))
+    if isinstance(value, (int, np.integer)):
+        return pa.array(np.full(rows, value, np.int64))
+    if isinstance(value, (float, np.floating)):
+        return pa.array(np.full(rows, value, np.float64))
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array([str(value)]))
+
+
+def with_overrides(table: pa.Table, overrides: dict[str, Any]) -> pa.Table:
+    """``table`` with one constant column per override, right after ``run_id``."""
+    for i, (name, value) in enumerate(overrides.items()):
+        if name in table.column_names:
+            raise ValueError(f"override {name}: a column of that name is already in the table")
+        table = table.add_column(1 + i, name, constant_column(value, table.num_rows))
+    return table
+
+
+def run_tables(scenario: Scenario, traj: Trajectory, run_id: str, overrides: dict[str, Any] | None = None) -> dict[str, pa.Table]:
+    """The run's tables; ``states`` and ``dyads`` only where they were sampled.
+
+    ``overrides`` (``{column: value}``, see ``diplosim.sweep.job_overrides``) become constant
+    columns of every table, after ``run_id``, so the tables of a sweep's jobs read as one dataset.
+    """
     tables = {"metrics": metrics_table(scenario, traj, run_id)}
     if traj.states is not None:
         tables["states"] = states_table(scenario, traj, run_id)
     if traj.dyads is not None:
         tables["dyads"] = dyads_table(scenario, traj, run_id)
     tables["events"] = events_table(scenario, traj, run_id)
+    if overrides:
+        tables = {name: with_overrides(table, overrides) for name, table in tables.items()}
     return tables
 
 

@@ -180,7 +180,7 @@ def test_user_error_keeps_a_directory_that_held_a_run(diplosim_cli):
 def test_a_disk_error_half_way_through_the_writes_leaves_nothing(diplosim_cli, monkeypatch):
     """A run stopped by the system after its first table (disk full) leaves no half run behind."""
 
-    def full_disk(cfg, out_dir):
+    def full_disk(cfg, out_dir, **_):
         Path(out_dir, "metrics.parquet").write_bytes(b"a whole table")
         raise OSError(28, "No space left on device", str(Path(out_dir, "states.parquet")))
 
@@ -193,14 +193,14 @@ def test_a_disk_error_half_way_through_the_writes_leaves_nothing(diplosim_cli, m
 def test_a_bug_in_the_task_keeps_its_traceback(diplosim_cli, monkeypatch):
     """An exception that is not the user's leaves the task as it is: a traceback, not exit status 2."""
 
-    def broken(cfg, out_dir):
+    def broken(cfg, out_dir, **_):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(diplosim.app, "run", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         diplosim_cli(*SMALL_WORLD, "steps=1", *QUIET)
     # and the same for a KeyError, which Hydra's own errors could also be
-    monkeypatch.setattr(diplosim.app, "run", lambda cfg, out_dir: {}["missing"])
+    monkeypatch.setattr(diplosim.app, "run", lambda cfg, out_dir, **_: {}["missing"])
     with pytest.raises(KeyError):
         diplosim_cli(*SMALL_WORLD, "steps=1", *QUIET)
 
