@@ -1,0 +1,1 @@
+"""diplosim's batched Hydra launcher (``hydra/launcher=batched``): see ``batched_launcher``."""

@@ -1,0 +1,74 @@
+"""``hydra/launcher=batched``: a sweep's jobs run as a few ``simulate_batch`` calls instead of one by one.
+
+    diplosim -m hydra/launcher=batched seed='range(64)' dynamics.trade_relax=0.1,0.2,0.3,0.4
+
+The launcher composes every job's configuration as Hydra's basic launcher does, groups the jobs
+that differ only in values the compiled program takes as arguments (``seed`` and the
+``dynamics.*`` coefficients; also where the tables go and whether a plot is drawn), and runs each
+group as ``simulate_batch`` calls of at most ``batch_size`` runs.  Anything else that differs
+(the scenario, its sizes, ``steps``, mechanism switches, output sampling, engine settings) puts
+jobs into separate groups.  After each call it runs every job of the call through Hydra's
+``run_job`` with the job's own task, which finds its result already computed
+(``diplosim.app.simulated``): each job's directory, tables, plot, summary, ``.hydra/`` record and
+log are those the basic launcher writes, and a job is written as soon as its call is done.
+
+Jobs whose tables are already complete (a sweep started again) are not simulated again; a job
+with a configuration error is run first, so the sweep stops with its one-line error before
+anything is computed; a call stopped by ``engine.guard=stop`` runs its jobs one by one, so the
+error names the failing run as the basic launcher would.  Sharded jobs (``engine.sharding``)
+run one by one.
+
+Settings (``hydra.launcher.<name>=...``):
+- ``batch_size``: runs per ``simulate_batch`` call; 0 (default): as many as fit in
+  ``memory_fraction`` of the free device (and host) memory, at most 4096.
+- ``memory_fraction``: the share of free memory the automatic ``batch_size`` may use (0.5).
+"""
+
+# no ``from __future__ import annotations`` here: Hydra scans plugins by executing the module
+# outside ``sys.modules``, where dataclasses cannot resolve string annotations
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchedLauncherConf:
+    _target_: str = "hydra_plugins.diplosim_batched.batched_launcher.BatchedLauncher"
+    batch_size: int = 0  # runs per simulate_batch call; 0: as many as fit in memory_fraction of free memory (<= 4096)
+    memory_fraction: float = 0.5  # share of free device (and host) memory the automatic batch_size may use
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="batched", node=BatchedLauncherConf, provider="diplosim")
+
+
+class BatchedLauncher(Launcher):
+    """Hydra launcher: groups of jobs as ``simulate_batch`` calls, each job written by ``run_job``."""
+
+    def __init__(self, batch_size: int = 0, memory_fraction: float = 0.5) -> None:
+        if batch_size < 0:
+            raise ValueError(f"hydra.launcher.batch_size = {batch_size}: must be >= 0 (0: automatic)")
+        if not 0 < memory_fraction <= 1:
+            raise ValueError(f"hydra.launcher.memory_fraction = {memory_fraction}: must be in (0, 1]")
+        self.batch_size = batch_size
+        self.memory_fraction = memory_fraction
+        self.config: DictConfig | None = None
+        self.task_function: TaskFunction | None = None
+        self.hydra_context: HydraContext | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from . import _core  # JAX and the model load here, not when Hydra scans its plugins
+
+        return _core.launch(self, job_overrides, initial_job_idx)
