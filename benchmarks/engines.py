@@ -15,7 +15,9 @@ coefficients), in one process and from the same calibrated world and keys:
   median over ``--reference-steps`` consecutive steps;
 - ``ratio`` = reference_step_ms / jax_step_ms, ``ratio_call`` = reference_step_ms / jax_call_ms;
 - ``docked``: whether the two engines' worlds agree after those steps
-  (``diplosim.reference.docking.compare``), else the first disagreement.
+  (``diplosim.reference.docking.compare``), else the first disagreement;
+- ``load``: the machine's 1-minute load average when the world was measured
+  (other work on a shared machine slows both engines, not equally).
 Rows are appended to ``benchmarks/results/engines.csv`` and the whole table is
 rewritten as ``benchmarks/results/engines.md``; each row names the machine,
 the JAX version and backend, and the date (helpers shared with ``suite.py``).
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -36,7 +39,7 @@ from suite import RESULTS, _common
 
 COLUMNS = [
     "date", "machine", "jax", "backend", "world", "states", "dyads", "jax_steps", "reference_steps",
-    "jax_step_ms", "jax_call_ms", "reference_step_ms", "ratio", "ratio_call", "docked",
+    "jax_step_ms", "jax_call_ms", "reference_step_ms", "ratio", "ratio_call", "docked", "load",
 ]
 DEFAULT_REFERENCE_STEPS = {100: 10, 1_000: 5, 10_000: 3}
 TARGET = 300
@@ -81,6 +84,7 @@ def side_by_side(name: str, world, params, steps: int, repeats: int, reference_s
     from diplosim.params import Mechanisms
     from diplosim.reference.docking import compare
 
+    load = os.getloadavg()[0]
     run_key = jax.random.key(0)
     jax_ms = jax_scan_ms(world, params, run_key, steps, repeats)
     keys = [jax.random.fold_in(run_key, t) for t in range(reference_steps)]
@@ -105,6 +109,7 @@ def side_by_side(name: str, world, params, steps: int, repeats: int, reference_s
         "reference_steps": reference_steps, "jax_step_ms": round(jax_ms, 3), "jax_call_ms": round(call_ms, 3),
         "reference_step_ms": round(reference_ms, 2), "ratio": round(reference_ms / jax_ms, 1),
         "ratio_call": round(reference_ms / call_ms, 1), "docked": "yes" if not found else str(found[0]),
+        "load": round(max(load, os.getloadavg()[0]), 1),
     }
 
 
@@ -124,7 +129,9 @@ def write(rows: list[dict]) -> Path:
         "Written by `benchmarks/engines.py` (see its docstring for each column). Both engines run the full "
         "model (every mechanism, default coefficients) from the same world and keys, in one process. "
         f"`ratio` = reference step time / JAX step time (target: at least {TARGET} at 1,000 and 10,000 states); "
-        "`ratio_call` compares with one jitted step per Python call, as `DiplomacyModel.step()` makes it.", "",
+        "`ratio_call` compares with one jitted step per Python call, as `DiplomacyModel.step()` makes it. "
+        "`load`: the 1-minute load average while the world was measured (the higher of before and after); "
+        "on a shared machine other work slows both engines.", "",
         "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
     ]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |" for r in table]
