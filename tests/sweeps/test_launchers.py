@@ -107,3 +107,11 @@ def test_batched_launcher_splits_groups_by_steps_and_matches_the_basic_launcher(
         for table in TABLES:
             assert_tables_equal(pq.read_table(runs["batched"] / str(i) / f"{table}.parquet"),
                                 pq.read_table(runs["basic"] / str(i) / f"{table}.parquet"), f"job {i} {table}")
+
+
+def test_calls_are_made_up_to_a_power_of_two_runs():
+    from hydra_plugins.diplosim_batched._core import padded
+
+    assert padded(["a", "b", "c"], 4096) == ["a", "b", "c", "c"]
+    assert padded(["a", "b", "c"], 3) == ["a", "b", "c"]  # never beyond batch_size
+    assert len(padded(list(range(33)), 4096)) == 64 and len(padded([0], 8)) == 1

@@ -137,7 +137,7 @@ def _run_group(launcher, group: list[Planned], number: int, total: int, returns:
         chunk = group[start:start + size]
         started = time.perf_counter()
         try:
-            trajectories = simulate_jobs([p.job for p in chunk], progress=progress)
+            trajectories = simulate_jobs(padded([p.job for p in chunk], size), progress=progress)[:len(chunk)]
         except NumericalError:  # engine.guard=stop: one by one, so the error names its run
             trajectories = [None] * len(chunk)
         except jax.errors.JaxRuntimeError as err:
@@ -154,6 +154,13 @@ def _run_group(launcher, group: list[Planned], number: int, total: int, returns:
         start += len(chunk)
     if bar is not None:
         bar.close()
+
+
+def padded(jobs: list[Job], size: int) -> list[Job]:
+    """``jobs`` made up to a power of two (at most ``size``) with copies of the last one: each
+    call size compiles its own program, and a few sizes serve every sweep."""
+    bucket = min(size, 1 << (len(jobs) - 1).bit_length())
+    return jobs + [jobs[-1]] * (bucket - len(jobs))
 
 
 def _bar(total: int, desc: str, enabled: bool):

@@ -5,12 +5,17 @@
 The launcher composes every job's configuration as Hydra's basic launcher does, groups the jobs
 that differ only in values the compiled program takes as arguments (``seed`` and the
 ``dynamics.*`` coefficients; also where the tables go and whether a plot is drawn), and runs each
-group as ``simulate_batch`` calls of at most ``batch_size`` runs.  Anything else that differs
+group as ``simulate_batch`` calls of at most ``batch_size`` runs (a call is made up to a power of
+two runs with copies of its last, so that a few compiled programs serve every sweep).  Anything else that differs
 (the scenario, its sizes, ``steps``, mechanism switches, output sampling, engine settings) puts
 jobs into separate groups.  After each call it runs every job of the call through Hydra's
 ``run_job`` with the job's own task, which finds its result already computed
 (``diplosim.app.simulated``): each job's directory, tables, plot, summary, ``.hydra/`` record and
 log are those the basic launcher writes, and a job is written as soon as its call is done.
+
+Every job's configuration is Hydra's, but composed from a template where a job differs from an
+earlier one only in plain values (``_templates.TemplateConfigLoader``): Hydra composes each job
+from scratch twice, about a second each with the Alaska scenario on a 2-core CPU.
 
 Jobs whose tables are already complete (a sweep started again) are not simulated again; a job
 with a configuration error is run first, so the sweep stops with its one-line error before
@@ -64,6 +69,9 @@ class BatchedLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from ._templates import install
+
+        install(hydra_context)  # jobs' configs from a template: for the sweeper's check and for launch
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function

@@ -1,0 +1,139 @@
+"""Composing a sweep's job configs from a template: Hydra's answer, without composing each one again.
+
+Hydra composes every job's config from scratch, twice (the sweeper checks that each job composes,
+then the launcher composes it to run it): with the Alaska scenario in the config that is about a
+second per job on a 2-core CPU, far longer than the job's share of a batched simulation.
+
+Jobs of a sweep differ only in their overrides.  Hydra composes a job's config from the
+defaults list its structural overrides select (group choices such as ``scenario=synthetic``,
+``+key``, ``~key``), then applies each plain ``key=value`` (``seed=3``,
+``dynamics.trade_relax=0.2``) with ``OmegaConf.update(cfg, key, value, merge=True)``.  So a
+job whose structural overrides are an earlier job's, and whose plain overrides set the same
+keys, has that job's config with the values updated and Hydra's record of the job's overrides
+(``hydra.overrides.task``, ``hydra.job.override_dirname``) rewritten.  ``TemplateConfigLoader``
+does exactly that.  The first job of each kind is composed by Hydra and kept as the template;
+the second is composed both ways and the two compared, and if they differ in anything the short
+cut is dropped for that kind (its jobs are composed by Hydra).
+
+The batched launcher installs it in the Hydra context it shares with the sweeper, so both the
+sweeper's check and the launcher use it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from hydra.core.config_loader import ConfigLoader
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+log = logging.getLogger(__name__)
+
+
+class TemplateConfigLoader(ConfigLoader):
+    """Hydra's config loader with a short cut for sweep jobs (see the module's docstring)."""
+
+    def __init__(self, loader: ConfigLoader) -> None:
+        self.loader = loader
+        self.templates: dict[tuple, DictConfig] = {}
+        self.checked: dict[tuple, bool] = {}  # keys -> the short cut gave Hydra's config
+        self.groups: dict[str, bool] = {}
+        self.parser = OverridesParser.create()
+
+    # --- the short cut ---------------------------------------------------------------------------
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        split = self._split(sweep_overrides)
+        if split is None:
+            return self.loader.load_sweep_config(master_config, sweep_overrides)
+        parsed, structural, values = split
+        # Hydra's own overrides (hydra/launcher=batched, ...) are the master's, the same for every job
+        keys = (str(master_config.hydra.job.config_name), tuple(master_config.hydra.overrides.hydra),
+                structural, tuple(o.key_or_group for o in values))
+        if keys not in self.templates:
+            config = self.loader.load_sweep_config(master_config, sweep_overrides)
+            self.templates[keys] = copy.deepcopy(config)
+            return config
+        if self.checked.get(keys) is False:
+            return self.loader.load_sweep_config(master_config, sweep_overrides)
+        derived = self._derive(self.templates[keys], parsed, values, master_config)
+        if keys not in self.checked:
+            composed = self.loader.load_sweep_config(master_config, sweep_overrides)
+            same = OmegaConf.to_container(derived, resolve=False) == OmegaConf.to_container(composed, resolve=False)
+            self.checked[keys] = same
+            if not same:
+                log.warning(f"composing each job's config in full: the template short cut gave another config than Hydra "
+                            f"for the overrides of {', '.join(keys[3])}")
+            return composed
+        return derived
+
+    def _split(self, sweep_overrides: list[str]) -> tuple[list, tuple[str, ...], list] | None:
+        """(every override parsed, the structural ones as typed, the plain ``key=value`` ones); None
+        if one cannot be parsed.  Structural: group choices, ``+``, ``++``, ``~``, packages: they
+        shape the composition, so jobs share a template only if theirs are the same."""
+        try:
+            parsed = self.parser.parse_overrides(list(sweep_overrides))
+        except Exception:  # noqa: BLE001 - Hydra reports it, in its words
+            return None
+        structural, values = [], []
+        for override in parsed:
+            key = override.key_or_group
+            if override.is_sweep_override() or key.startswith("hydra"):
+                return None
+            if (override.is_add() or override.is_force_add() or override.is_delete() or override.package is not None
+                    or self._is_group(key)):
+                structural.append(override.input_line)
+            else:
+                values.append(override)
+        return parsed, tuple(structural), values
+
+    def _is_group(self, key: str) -> bool:
+        if key not in self.groups:
+            self.groups[key] = bool(self.loader.get_group_options(key))
+        return self.groups[key]
+
+    @staticmethod
+    def _derive(template: DictConfig, parsed: list, values: list, master_config: DictConfig) -> DictConfig:
+        """The template with the job's values applied as Hydra applies them, and Hydra's record of its overrides."""
+        from hydra._internal.config_loader_impl import get_overrides_dirname
+
+        config = copy.deepcopy(template)
+        for override in values:
+            OmegaConf.update(config, override.key_or_group, override.value(), merge=True)
+        job = config.hydra.job
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.overrides.task = [o.input_line for o in parsed]
+            job.override_dirname = get_overrides_dirname(
+                overrides=parsed, kv_sep=job.config.override_dirname.kv_sep,
+                item_sep=job.config.override_dirname.item_sep, exclude_keys=job.config.override_dirname.exclude_keys,
+            )
+        OmegaConf.copy_cache(from_config=master_config, to_config=config)
+        return config
+
+    # --- the rest is Hydra's ---------------------------------------------------------------------
+
+    def load_configuration(self, *args: Any, **kwargs: Any) -> DictConfig:
+        return self.loader.load_configuration(*args, **kwargs)
+
+    def get_search_path(self):
+        return self.loader.get_search_path()
+
+    def get_sources(self):
+        return self.loader.get_sources()
+
+    def list_groups(self, parent_name: str):
+        return self.loader.list_groups(parent_name)
+
+    def get_group_options(self, *args: Any, **kwargs: Any):
+        return self.loader.get_group_options(*args, **kwargs)
+
+    def compute_defaults_list(self, *args: Any, **kwargs: Any):
+        return self.loader.compute_defaults_list(*args, **kwargs)
+
+
+def install(hydra_context) -> None:
+    """Use a ``TemplateConfigLoader`` in ``hydra_context`` (shared by the sweeper and the launcher)."""
+    if not isinstance(hydra_context.config_loader, TemplateConfigLoader):
+        hydra_context.config_loader = TemplateConfigLoader(hydra_context.config_loader)
