@@ -115,3 +115,23 @@ def test_calls_are_made_up_to_a_power_of_two_runs():
     assert padded(["a", "b", "c"], 4096) == ["a", "b", "c", "c"]
     assert padded(["a", "b", "c"], 3) == ["a", "b", "c"]  # never beyond batch_size
     assert len(padded(list(range(33)), 4096)) == 64 and len(padded([0], 8)) == 1
+
+
+def test_jobs_are_taken_a_window_at_a_time(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.diplosim_batched import _core
+
+    windows = []
+    monkeypatch.setattr(_core, "WINDOW", 2)
+    monkeypatch.setattr(_core, "_launch_window", lambda launcher, jobs, scenarios: windows.append(jobs) or [i for i, _ in jobs])
+    config = OmegaConf.create({"hydra": {"hydra_logging": None, "verbose": False, "sweep": {"dir": str(tmp_path)}}})
+    launcher = SimpleNamespace(config=config, batch_size=0)
+    assert _core.launch(launcher, [["seed=0"], ["seed=1"], ["seed=2"]], initial_job_idx=10) == [10, 11, 12]
+    assert windows == [[(10, ["seed=0"]), (11, ["seed=1"])], [(12, ["seed=2"])]]
+    launcher.batch_size = 3  # a larger batch_size widens the window
+    windows.clear()
+    _core.launch(launcher, [["seed=0"], ["seed=1"], ["seed=2"]], initial_job_idx=0)
+    assert len(windows) == 1

@@ -24,6 +24,9 @@ from diplosim.guard import NumericalError
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 4096  # the automatic batch size never exceeds this many runs per call
+# Jobs are composed, simulated and written this many at a time (or batch_size, if larger): a job's
+# composed config (about 1 MB with the Alaska scenario) and history are held until it is written.
+WINDOW = 256
 
 
 @dataclass
@@ -39,16 +42,22 @@ class Planned:
 
 
 def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
-    """Run the jobs; their ``JobReturn``s in the order of ``job_overrides``."""
+    """Run the jobs, ``WINDOW`` (or ``batch_size``) at a time; their ``JobReturn``s in order."""
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     scenarios: dict[str, Any] = {}
-    planned = []
-    for i, overrides in enumerate(job_overrides):
-        idx = initial_job_idx + i
-        planned.append(_plan(launcher, idx, list(overrides), scenarios))
+    window = max(WINDOW, launcher.batch_size)
+    returns = []
+    for start in range(0, len(job_overrides), window):
+        jobs = [(initial_job_idx + start + i, list(o)) for i, o in enumerate(job_overrides[start:start + window])]
+        returns += _launch_window(launcher, jobs, scenarios)
+    return returns
+
+
+def _launch_window(launcher, jobs: list[tuple[int, list[str]]], scenarios: dict[str, Any]) -> list[JobReturn]:
+    planned = [_plan(launcher, idx, overrides, scenarios) for idx, overrides in jobs]
     groups: dict[str, list[Planned]] = {}
     for p in planned:
         if p.job is not None:

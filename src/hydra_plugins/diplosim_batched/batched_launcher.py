@@ -13,6 +13,9 @@ jobs into separate groups.  After each call it runs every job of the call throug
 (``diplosim.app.simulated``): each job's directory, tables, plot, summary, ``.hydra/`` record and
 log are those the basic launcher writes, and a job is written as soon as its call is done.
 
+Jobs are taken 256 at a time (or ``batch_size`` at a time, if larger), so that memory stays
+bounded in sweeps of any size; each window is planned, simulated and written before the next.
+
 Every job's configuration is Hydra's, but composed from a template where a job differs from an
 earlier one only in plain values (``_templates.TemplateConfigLoader``): Hydra composes each job
 from scratch twice, about a second each with the Alaska scenario on a 2-core CPU.
