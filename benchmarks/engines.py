@@ -11,14 +11,22 @@ coefficients), in one process and from the same calibrated world and keys:
   sampled), median over ``--repeats`` runs, per step;
 - ``jax_call_ms``: one jitted ``engine.step`` per Python call (what
   ``DiplomacyModel.step()`` does), median over the reference's steps;
-- ``reference_step_ms``: one ``diplosim.reference.step`` (step and metrics),
-  median over ``--reference-steps`` consecutive steps;
+- ``reference_step_ms``: one ``ReferenceModel.step()`` of the reference
+  engine (``diplosim.reference``: every state, relation, envoy and agreement
+  a Mesa agent running its own phases; step and metrics), median over
+  ``--reference-steps`` consecutive steps, after one untimed step (its first
+  draws compile the ``jax.random`` calls);
+- ``reference_build_s``: building that model (its Mesa agents) from the world, once;
+- ``reference``: which reference engine was measured: "Mesa agents" (each
+  agent's own phases, ``agents.do``), or "module loops" (the earlier
+  reference engine, one Python loop over flat lists per mechanism: rows
+  written before the column existed);
 - ``ratio`` = reference_step_ms / jax_step_ms, ``ratio_call`` = reference_step_ms / jax_call_ms;
 - ``docked``: whether the two engines' worlds agree after those steps
   (``diplosim.reference.docking.compare``), else the first disagreement;
 - ``load``: the machine's 1-minute load average when the world was measured
   (other work on a shared machine slows both engines, not equally).
-Rows are appended to ``benchmarks/results/engines.csv`` and the whole table is
+Rows are added to ``benchmarks/results/engines.csv`` and the whole table is
 rewritten as ``benchmarks/results/engines.md``; each row names the machine,
 the JAX version and backend, and the date (helpers shared with ``suite.py``).
 The target of issue 4: the JAX engine at least 300 times faster than the
@@ -38,9 +46,11 @@ from pathlib import Path
 from suite import RESULTS, _common
 
 COLUMNS = [
-    "date", "machine", "jax", "backend", "world", "states", "dyads", "jax_steps", "reference_steps",
-    "jax_step_ms", "jax_call_ms", "reference_step_ms", "ratio", "ratio_call", "docked", "load",
+    "date", "machine", "jax", "backend", "reference", "world", "states", "dyads", "jax_steps", "reference_steps",
+    "jax_step_ms", "jax_call_ms", "reference_step_ms", "reference_build_s", "ratio", "ratio_call", "docked", "load",
 ]
+REFERENCE = "Mesa agents"
+EARLIER = {"reference": "module loops"}  # the value of a column for rows written before it existed
 DEFAULT_REFERENCE_STEPS = {100: 10, 1_000: 5, 10_000: 3}
 TARGET = 300
 
@@ -79,15 +89,15 @@ def side_by_side(name: str, world, params, steps: int, repeats: int, reference_s
     """One world through both engines, from the same world and keys."""
     import jax
 
-    from diplosim import reference
     from diplosim.engine import step_jit
     from diplosim.params import Mechanisms
+    from diplosim.reference import ReferenceModel
     from diplosim.reference.docking import compare
 
     load = os.getloadavg()[0]
     run_key = jax.random.key(0)
     jax_ms = jax_scan_ms(world, params, run_key, steps, repeats)
-    keys = [jax.random.fold_in(run_key, t) for t in range(reference_steps)]
+    keys = [jax.random.fold_in(run_key, t) for t in range(reference_steps + 1)]  # step t's key, as in a run
     core = world
     jax.block_until_ready(step_jit(core, params, keys[0], Mechanisms()))  # compile
     calls = []
@@ -95,41 +105,49 @@ def side_by_side(name: str, world, params, steps: int, repeats: int, reference_s
         started = time.perf_counter()
         core, _ = jax.block_until_ready(step_jit(core, params, key, Mechanisms()))
         calls.append(time.perf_counter() - started)
-    ours = jax.device_get(world)
-    reference.step(ours, params, keys[0])  # the first call compiles the jax.random draws: not timed
+    started = time.perf_counter()
+    model = ReferenceModel(jax.device_get(world), params, key=run_key)
+    build_s = time.perf_counter() - started
     own = []
-    for key in keys:
+    for _ in keys:  # model.step() draws with fold_in(run_key, t), as the core above
         started = time.perf_counter()
-        ours, _ = reference.step(ours, params, key)
+        model.step()
         own.append(time.perf_counter() - started)
-    found = compare(core, ours, reference_steps)
+    own, calls = own[1:], calls[1:]  # the first reference step compiles the jax.random draws: not timed
+    ours = model.to_world()
+    found = compare(core, ours, reference_steps + 1)
     reference_ms, call_ms = statistics.median(own) * 1e3, statistics.median(calls) * 1e3
     return {
-        **_common(), "world": name, "states": world.n_states, "dyads": world.n_dyads, "jax_steps": steps,
+        **_common(), "reference": REFERENCE, "world": name, "states": world.n_states, "dyads": world.n_dyads, "jax_steps": steps,
         "reference_steps": reference_steps, "jax_step_ms": round(jax_ms, 3), "jax_call_ms": round(call_ms, 3),
-        "reference_step_ms": round(reference_ms, 2), "ratio": round(reference_ms / jax_ms, 1),
+        "reference_step_ms": round(reference_ms, 2), "reference_build_s": round(build_s, 2), "ratio": round(reference_ms / jax_ms, 1),
         "ratio_call": round(reference_ms / call_ms, 1), "docked": "yes" if not found else str(found[0]),
         "load": round(max(load, os.getloadavg()[0]), 1),
     }
 
 
 def write(rows: list[dict]) -> Path:
+    """Add ``rows`` to engines.csv (rewritten with the current columns) and rewrite engines.md."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "engines.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-    with path.open() as f:
-        table = list(csv.DictReader(f))
+    table = []
+    if path.exists():
+        with path.open() as f:
+            table = [{**EARLIER, **row} for row in csv.DictReader(f)]
+    table += rows
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(table)
     lines = [
         "# Engine benchmark: the JAX core against the reference engine", "",
         "Written by `benchmarks/engines.py` (see its docstring for each column). Both engines run the full "
         "model (every mechanism, default coefficients) from the same world and keys, in one process. "
         f"`ratio` = reference step time / JAX step time (target: at least {TARGET} at 1,000 and 10,000 states); "
         "`ratio_call` compares with one jitted step per Python call, as `DiplomacyModel.step()` makes it. "
+        "`reference`: the reference engine measured, \"Mesa agents\" (the current one: every state, relation, "
+        "envoy and agreement a Mesa agent running its own phases) or \"module loops\" (the earlier one: a loop "
+        "over flat lists per mechanism). "
         "`load`: the 1-minute load average while the world was measured (the higher of before and after); "
         "on a shared machine other work slows both engines.", "",
         "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),

@@ -30,6 +30,7 @@ import pytest
 from diplosim import engine, reference
 from diplosim.agents import DiplomacyModel, StateAgent
 from diplosim.params import Mechanisms
+from diplosim.reference import ReferenceModel
 from diplosim.reference.docking import ATOL, RTOL, compare, dock, dock_models
 from diplosim.scenario import synthetic_scenario
 from diplosim.world import AGREEMENT_STATUS, EVENT_KINDS
@@ -70,6 +71,29 @@ def test_reference_runs_the_cores_process_order():
     assert set(engine.KEY_STREAM) == {name for name, _ in reference.PIPELINE}
 
 
+def test_reference_agents_own_their_relations_and_step_alone():
+    """States own their relations i->j, each paired with its reverse; the agents give back the world they were
+    built from exactly; a ReferenceModel stepped on its own with the run key docks with the core."""
+    model = DiplomacyModel("alaska_2025", seed=4, engine="reference")
+    ours, world = model.reference, model.world
+    assert [s.index for s in ours.states] == list(range(world.n_states))
+    assert [r.index for r in ours.relations] == list(range(world.n_dyads))
+    for state in ours.states:
+        assert state.relations and all(r.source is state for r in state.relations)
+        assert all(r.target is state for r in state.incoming)
+        assert {r.target: r for r in state.relations} == state.relation_to
+    assert all(r.reverse.reverse is r and r.reverse.source is r.target for r in ours.relations)
+    assert compare(world, ours.to_world(), 0, model.scenario, rtol=0.0, atol=0.0) == []
+
+    alone = ReferenceModel(world, model.params, key=model.key)
+    core = world
+    for t in range(3):
+        alone.step()
+        core, _ = engine.step_jit(core, model.params, jax.random.fold_in(model.key, t), Mechanisms())
+    assert alone.steps == 3 and int(alone.to_world().step) == 3
+    assert_docks(compare(core, alone.to_world(), 3, model.scenario))
+
+
 def test_alaska_docks_for_a_year():
     assert_docks(dock("alaska_2025", steps=STEPS, seed=2025))
 
@@ -102,6 +126,16 @@ def test_docking_names_the_variable_agent_step_and_mechanism_of_a_divergence():
     assert tension.mechanism == "events"
     assert re.fullmatch(rf"step 1: dyads\.tension of {tension.agent}( \(and \d+ more\))?: core \S+, reference \S+ "
                         r"\[first mechanism to disagree from the same input: events\]", str(tension))
+
+
+@pytest.mark.parametrize("coefficient, value, mechanism", [("alliance_relax", 0.0202, "alliances"), ("trust_decay", 0.0101, "trust")])
+def test_docking_localises_a_divergence_in_a_later_mechanism(coefficient, value, mechanism):
+    """Every mechanism before the perturbed one agrees from the same input world; the perturbed one is named."""
+    core = DiplomacyModel("alaska_2025", seed=3)
+    perturbed = DiplomacyModel("alaska_2025", seed=3, engine="reference", **{coefficient: value})
+    found = dock_models(core, perturbed, steps=3)
+    assert found and {d.step for d in found} == {1}
+    assert {d.mechanism for d in found} == {mechanism}
 
 
 def test_compare_checks_integers_exactly_and_names_states():

@@ -12,9 +12,10 @@ any dynamics coefficient as parameters), ``model.agents.select(...)``,
 ``model.agents_by_type``.
 
 ``engine="reference"`` advances the same model with the reference engine
-(``diplosim.reference``: the rules as plain per-agent Python, docked to the
-core within float32 rounding) instead of the jitted core; agents, hooks and
-reporters work the same with either.
+(``diplosim.reference.ReferenceModel``: the rules as Mesa agents in plain
+Python, each state, relation and envoy running its own step logic, docked to
+the core within float32 rounding) instead of the jitted core; agents, hooks
+and reporters work the same with either.
 
     from diplosim.agents import DiplomacyModel, StateAgent
 
@@ -38,11 +39,11 @@ import mesa
 import networkx as nx
 import numpy as np
 
-from diplosim import reference
 from diplosim.engine import step_with_actions
 from diplosim.mechanisms.decisions import Actions
 from diplosim.mechanisms.trade import calibrate_trade
 from diplosim.params import Mechanisms, Params, params_from
+from diplosim.reference import ReferenceModel
 from diplosim.scenario import Scenario, load_scenario_file
 from diplosim.world import CHANNELS, trust_mean
 
@@ -205,9 +206,11 @@ class DiplomacyModel(mesa.Model):
         self.params = base.replace(**{k: np.float32(v) for k, v in coefficients.items()}) if coefficients else base
         self.mechanisms = mechanisms
         self.world = calibrate_trade(self.scenario.world, self.params)
-        if engine == "reference":
-            self.world = jax.device_get(self.world)  # the reference engine works on host numpy arrays
         self.key = jax.random.key(int(self.rng.integers(2**31 - 1)))
+        self.reference: ReferenceModel | None = None
+        if engine == "reference":  # its agents advance the world; self.world is its world as numpy arrays
+            self.world = jax.device_get(self.world)
+            self.reference = ReferenceModel(self.world, self.params, self.key, mechanisms)
         self.metrics: dict[str, Any] = {}
         d = self.world.dyads
         self.dyad_index = {(int(i), int(j)): e for e, (i, j) in enumerate(zip(np.asarray(d.src), np.asarray(d.dst), strict=True))}
@@ -245,7 +248,7 @@ class DiplomacyModel(mesa.Model):
         if name not in self.metrics:
             from diplosim.mechanisms.metrics import metrics
 
-            self.metrics = jax.device_get(metrics(self.world) if self.engine == "jax" else reference.metrics(self.world))
+            self.metrics = jax.device_get(metrics(self.world)) if self.reference is None else self.reference.metrics
         return np.asarray(self.metrics[name])
 
     def _actions(self) -> tuple[Actions, Actions] | None:
@@ -293,7 +296,8 @@ class DiplomacyModel(mesa.Model):
         if self.engine == "jax":
             self.world, metrics = step_with_actions(self.world, self.params, key, self._actions(), mechanisms=self.mechanisms)
         else:
-            self.world, metrics = reference.step(self.world, self.params, key, self.mechanisms, self._actions())
+            self.reference.advance(key, self._actions())
+            self.world, metrics = self.reference.to_world(), self.reference.metrics
         self.metrics = jax.device_get(metrics)
         self.datacollector.collect(self)
 

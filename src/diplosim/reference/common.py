@@ -1,39 +1,66 @@
-"""Helpers the reference mechanisms share: per-agent formulas over plain Python values.
+"""What the reference engine's agents share: synchronous update, float32 storage, plain-Python helpers.
 
-The reference engine reads a world's arrays as Python lists (``tolist``),
-updates every agent in a plain loop, and writes float32 arrays back, so a
-mechanism's output is a ``World`` of the same dtypes as the JAX core's.
-Arithmetic inside a mechanism is Python float (float64); the world is
-float32 between mechanisms, as in the core.
+Every agent of the reference engine is a ``SynchronousAgent``: in a phase it
+reads the current values of the world (its own and other agents') and
+writes its new values into ``self.next``; once every agent has run the
+phase, the model calls ``commit`` on each, which makes the new values
+current.  So no agent ever reads a value another agent computed in the same
+phase (synchronous update, as in the JAX core, where a mechanism maps one
+world to the next).
+
+Arithmetic inside a phase is Python float (float64); a committed float is
+rounded to float32, the dtype of the world's arrays, because the core keeps
+the world in float32 between mechanisms.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import dataclasses
+import struct
+from typing import Any
 
 import jax
+import mesa
 import numpy as np
 
-F32 = np.float32
+from diplosim.params import Params
+
+_FLOAT32 = struct.Struct("f")
 
 
-def f32(x: float) -> float:
-    """``x`` rounded to float32, as a Python float.
+def float32(x: float) -> float:
+    """``x`` rounded to float32, as a Python float (values beyond float32's range become +-inf, as in the core)."""
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+    except OverflowError:
+        return float(np.float32(x))
 
-    Used only where the core compares a float32 result or constant exactly
-    (ties, thresholds given as Python literals): there float64 arithmetic
-    could decide differently from float32.
+
+def stored(value: Any) -> Any:
+    """A committed value as the world's arrays hold it: floats in float32, lists element-wise, the rest as is."""
+    if type(value) is float:
+        return float32(value)
+    if type(value) is list:
+        return [float32(x) for x in value]
+    return value
+
+
+class SynchronousAgent(mesa.Agent):
+    """A Mesa agent updated synchronously: a phase writes its new values to ``next``, ``commit`` makes them current.
+
+    ``next`` maps an attribute's name to its new value; attributes the phase
+    does not change are not in it.
     """
-    return float(F32(x))
 
+    def __init__(self, model: mesa.Model):
+        super().__init__(model)
+        self.next: dict[str, Any] = {}
 
-def floats(values) -> np.ndarray:
-    """A list of Python floats as the world's float32 array."""
-    return np.asarray(values, dtype=F32)
-
-
-def ints(values) -> np.ndarray:
-    return np.asarray(values, dtype=np.int32)
+    def commit(self) -> None:
+        """Take the values of the phase just run (floats rounded to float32)."""
+        for name, value in self.next.items():
+            setattr(self, name, stored(value))
+        self.next.clear()
 
 
 def clip(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
@@ -45,44 +72,14 @@ def host(tree):
     return jax.tree.map(np.asarray, jax.device_get(tree))
 
 
+def plain_params(params: Params) -> Params:
+    """``params`` with every coefficient a Python float (the agents' arithmetic is plain Python)."""
+    return Params(**{f.name: float(getattr(params, f.name)) for f in dataclasses.fields(Params)})
+
+
 def draw(sampler, key: jax.Array, shape, *args) -> list:
-    """The core's random draw ``sampler(key, shape)`` (one ``jax.random`` call), as a nested list of floats."""
-    return np.asarray(sampler(key, shape, *args)).tolist()
+    """The core's random draw ``sampler(key, shape)`` (the same ``jax.random`` call), as a list of floats.
 
-
-def trust_mean(alpha: float, beta: float) -> float:
-    """i's expected reliability of j: alpha / (alpha + beta)."""
-    return alpha / (alpha + beta)
-
-
-def position_distance(x_i: list, s_i: list, total_i: float, x_j: list, s_j: list, total_j: float) -> float:
-    """Salience-weighted distance of two states' positions, symmetrised, in [0, 1].
-
-    d_ij = 1/2 (sum_k s_ik |x_ik - x_jk| / (sum_k s_ik + 1e-6) + same with s_j);
-    ``total_i`` = sum_k s_ik + 1e-6 (``salience_totals``).
+    Agents read their own entry: a dyad's draw is ``draws[relation.index]``.
     """
-    weighted_i = weighted_j = 0.0
-    for k in range(len(x_i)):
-        gap = abs(x_i[k] - x_j[k])
-        weighted_i += s_i[k] * gap
-        weighted_j += s_j[k] * gap
-    return 0.5 * (weighted_i / total_i + weighted_j / total_j)
-
-
-def salience_totals(salience: list) -> list:
-    """sum_k s_ik + 1e-6 for every state (the denominators of ``position_distance``)."""
-    return [sum(row) + 1e-6 for row in salience]
-
-
-def highest_conflict(conflict: list, dst: list, n_states: int) -> list:
-    """Each state's highest conflict intensity over the dyads arriving at it (0 if none), in [0, 1]."""
-    worst = [0.0] * n_states
-    for e, j in enumerate(dst):
-        worst[j] = max(worst[j], conflict[e])
-    return [clip(c) for c in worst]
-
-
-def find_dyad(src: list, dst: list, i: int, j: int) -> int | None:
-    """Index of the dyad i -> j, or None: a binary search, since dyads are sorted by (dst, src)."""
-    e = bisect_left(range(len(src)), (j, i), key=lambda e: (dst[e], src[e]))
-    return e if e < len(src) and src[e] == i and dst[e] == j else None
+    return np.asarray(sampler(key, shape, *args)).tolist()

@@ -152,22 +152,19 @@ def localise(world: World, params, key: jax.Array, mechanisms=None, scenario=Non
 
     from diplosim.engine import KEY_STREAM, _pipeline
     from diplosim.params import Mechanisms
-    from diplosim.reference.common import host
-    from diplosim.reference.engine import PIPELINE, plain_params
+    from diplosim.reference.model import PIPELINE, ReferenceModel
 
     mechanisms = mechanisms or Mechanisms()
-    world, plain = host(world), plain_params(params if reference_params is None else reference_params)
+    model = ReferenceModel(world, params if reference_params is None else reference_params, key, mechanisms)
     core_pipeline = dict(_pipeline(world.n_blocs, overrides))
-    for name, mechanism in PIPELINE:
+    for name, _ in PIPELINE:
         if not getattr(mechanisms, name):
             continue
         mechanism_key = jax.random.fold_in(key, KEY_STREAM[name])
-        core = core_pipeline[name](jax.tree.map(jnp.asarray, world), params, mechanism_key)
-        extra = (None if overrides is None else host(overrides),) if name == "decisions" else ()
-        ours = mechanism(world, plain, mechanism_key, *extra)
-        if compare(core, ours, int(world.step) + 1, scenario):
+        core = core_pipeline[name](jax.tree.map(jnp.asarray, model.to_world()), params, mechanism_key)
+        model.run_mechanism(name, mechanism_key, overrides)
+        if compare(core, model.to_world(), int(world.step) + 1, scenario):
             return name
-        world = ours
     return ""
 
 

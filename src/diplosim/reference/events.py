@@ -1,89 +1,72 @@
-"""Scheduled events, per event: the scenario's shocks on the step they fire (reference of ``mechanisms.events``).
+"""The scenario's schedule: ``Event`` records, and the summits among them (reference of ``mechanisms.events`` and of the summits of ``mechanisms.negotiation``).
 
-For an event v firing at step t with magnitude m_v on the dyad a->b (b->a its reverse):
-  sanction          s_ab  <- m_v   (magnitude 0 lifts it)
-  secondary         q_ab  <- m_v
-  military signal   tau_ab, tau_ba += m_v * signal_tension   (then clipped to [0, 1])
-  incentive         T*_ab, T*_ba *= 1 + m_v * incentive_trade;  alpha_ba += m_v * incentive_trust
-  conflict onset    c_ab, c_ba <- max(c, m_v)
-  channel restored  ch_ab, ch_ba <- max(ch, m_v)
-Events are applied in schedule order; two sanctions on one dyad in one step:
-the later one wins.  Summits are the negotiation mechanism's, which calls
-``apply_exclusions``: for each stakeholder x that a summit on issue k excludes
-and each participant p,
-  w_xp, w_px -= m_v S_x,k exclusion_alliance  (then clipped);  beta_xp += m_v S_x,k exclusion_trust
+Events are data, not agents: each is a shock on the dyad actor->target at its
+step (``Relation.react_to_events`` applies it), or a summit, which the
+negotiation phase convenes (``convene``): its participants bargain and
+the stakeholders it excludes resent it (``Relation.resent_exclusions``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from diplosim.mechanisms.negotiation import SUMMIT_ROUNDS
 from diplosim.params import Params
-from diplosim.reference.common import clip, find_dyad, floats
-from diplosim.world import EVENT_KINDS, EVENT_ROLES, World, replace
+from diplosim.reference.agreements import Candidate, proposal
+from diplosim.reference.bargaining import bargain
+
+if TYPE_CHECKING:
+    from diplosim.reference.state import State
 
 
-def firing(world: World, kind: str) -> list[int]:
-    """The events of ``kind`` that fire this step, in schedule order."""
-    ev, now = world.events, int(world.step)
-    code = EVENT_KINDS.index(kind)
-    return [v for v, (step, k) in enumerate(zip(ev.step.tolist(), ev.kind.tolist())) if step == now and k == code]
+class Event:
+    """One entry of the schedule: a shock of ``kind`` with ``magnitude`` on actor->target at ``step``, or a summit.
 
+    A summit bargains on ``issue``; ``participants`` and ``excluded`` are its
+    memberships in schedule order (a state listed twice counts twice, as in
+    the core).
+    """
 
-def scheduled_events(world: World, params: Params, key=None) -> World:
-    """Apply every shock scheduled for this step to its dyads (summits excepted)."""
-    ev, d = world.events, world.dyads
-    now = int(world.step)
-    reverse = d.reverse.tolist()
-    sanction, secondary = d.sanction.tolist(), d.secondary_sanction.tolist()
-    tension, potential = d.tension.tolist(), d.trade_potential.tolist()
-    alpha, conflict, channel = d.trust_alpha.tolist(), d.conflict.tolist(), d.channel.tolist()
-    last = len(reverse) - 1
-    for step, code, e, m in zip(ev.step.tolist(), ev.kind.tolist(), ev.dyad.tolist(), ev.magnitude.tolist()):
-        if step != now:
-            continue
-        kind, back = EVENT_KINDS[code], reverse[min(e, last)]
-        if kind == "sanction":
-            sanction[e] = m
-        elif kind == "secondary_sanction":
-            secondary[e] = m
-        elif kind == "military_signal":
-            tension[e] += m * params.signal_tension
-            tension[back] += m * params.signal_tension
-        elif kind == "incentive":
-            potential[e] *= 1.0 + m * params.incentive_trade
-            potential[back] *= 1.0 + m * params.incentive_trade
-            alpha[back] += m * params.incentive_trust  # the target now trusts the actor more
-        elif kind == "conflict_onset":
-            conflict[e], conflict[back] = max(conflict[e], m), max(conflict[back], m)
-        elif kind == "channel_restoration":
-            channel[e], channel[back] = max(channel[e], m), max(channel[back], m)
-    dyads = replace(
-        d, sanction=floats(sanction), secondary_sanction=floats(secondary), tension=floats([clip(t) for t in tension]),
-        trade_potential=floats(potential), trust_alpha=floats(alpha), conflict=floats(conflict), channel=floats(channel),
-    )
-    return replace(world, dyads=dyads)
+    def __init__(self, index: int, step: int, kind: str, actor: State, target: State, issue: int, magnitude: float,
+                 participants: list[State], excluded: list[State]):
+        self.index = index
+        self.step = step
+        self.kind = kind  # a name of diplosim.world.EVENT_KINDS
+        self.actor = actor
+        self.target = target
+        self.issue = issue
+        self.magnitude = magnitude
+        self.participants = participants
+        self.excluded = excluded
+        self.before: tuple[float, float] = (0.0, 0.0)  # actor's and target's positions before the summit's talks
 
+    def slight(self, excluded: State, participant: State) -> float:
+        """How much ``excluded`` resents being kept away from ``participant`` by this summit: m_v s_x,k.
 
-def apply_exclusions(world: World, params: Params) -> World:
-    """Each stakeholder a firing summit excludes loses alliance weight with, and trust in, each participant."""
-    ev, d, s = world.events, world.dyads, world.states
-    src, dst, reverse = d.src.tolist(), d.dst.tolist(), d.reverse.tolist()
-    alliance, beta = d.alliance.tolist(), d.trust_beta.tolist()
-    salience = s.salience.tolist()
-    magnitude = {v: float(ev.magnitude[v]) for v in firing(world, "summit")}
-    event, state, role = ev.member_event.tolist(), ev.member_state.tolist(), ev.member_role.tolist()
-    excluded, participant = EVENT_ROLES.index("excluded"), EVENT_ROLES.index("participant")
-    for x in range(len(event)):  # every membership of an excluded stakeholder ...
-        m = magnitude.get(event[x], 0.0)
-        if role[x] != excluded or m <= 0:  # a summit of magnitude 0 offends nobody
-            continue
-        weight = m * salience[state[x]][int(ev.issue[event[x]])]
-        for p in range(len(event)):  # ... against every participant of the same summit
-            if event[p] != event[x] or role[p] != participant:
-                continue
-            e = find_dyad(src, dst, state[x], state[p])
-            if e is None or weight <= 0:
-                continue
-            alliance[e] -= weight * params.exclusion_alliance
-            alliance[reverse[e]] -= weight * params.exclusion_alliance
-            beta[e] += weight * params.exclusion_trust
-    return replace(world, dyads=replace(d, alliance=floats([clip(w) for w in alliance]), trust_beta=floats(beta)))
+        Counted once per pair of memberships (x excluded, p seated); 0 for a
+        summit of magnitude 0, which offends nobody.
+        """
+        if self.magnitude <= 0:
+            return 0.0
+        pairs = self.excluded.count(excluded) * self.participants.count(participant)
+        return pairs * self.magnitude * excluded.salience[self.issue]
+
+    def convene(self, params: Params) -> None:
+        """The participants bargain SUMMIT_ROUNDS rounds on the summit's issue; each learns its move.
+
+        Actor p at the table: capability power_p, salience s_p,k, speed
+        summit_speed x flexibility_p.  Each seated state records its move in
+        ``moves`` (``State.settle_positions`` applies the mean of its moves).
+        """
+        k = self.issue
+        seated = self.participants
+        self.before = (self.actor.position[k], self.target.position[k])
+        start = [state.position[k] for state in seated]
+        end = bargain(start, [state.power for state in seated], [state.salience[k] for state in seated],
+                      [params.summit_speed * state.flexibility() for state in seated], SUMMIT_ROUNDS)
+        for state, x0, x1 in zip(seated, start, end, strict=True):
+            state.moves[k].append(x1 - x0)
+
+    def deal(self, params: Params, issue_agreement: list[int]) -> Candidate | None:
+        """The agreement the summit's actor and target sign once its talks have moved them, or None."""
+        return proposal(self.actor, self.target, self.issue, 0, self.before, params, issue_agreement)
