@@ -135,3 +135,17 @@ def test_jobs_are_taken_a_window_at_a_time(monkeypatch, tmp_path):
     windows.clear()
     _core.launch(launcher, [["seed=0"], ["seed=1"], ["seed=2"]], initial_job_idx=0)
     assert len(windows) == 1
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"batch_size": -1}, "hydra.launcher.batch_size = -1: must be >= 0 (0: automatic)"),
+    ({"memory_fraction": 1.5}, "hydra.launcher.memory_fraction = 1.5: must be in (0, 1]"),
+])
+def test_launcher_settings_are_checked_in_one_line(settings, message):
+    from types import SimpleNamespace
+
+    from hydra_plugins.diplosim_batched.batched_launcher import BatchedLauncher
+
+    with pytest.raises(ValueError) as caught:
+        BatchedLauncher(**settings).setup(hydra_context=SimpleNamespace(config_loader=None), task_function=None, config=None)
+    assert str(caught.value) == message

@@ -61,10 +61,6 @@ class BatchedLauncher(Launcher):
     """Hydra launcher: groups of jobs as ``simulate_batch`` calls, each job written by ``run_job``."""
 
     def __init__(self, batch_size: int = 0, memory_fraction: float = 0.5) -> None:
-        if batch_size < 0:
-            raise ValueError(f"hydra.launcher.batch_size = {batch_size}: must be >= 0 (0: automatic)")
-        if not 0 < memory_fraction <= 1:
-            raise ValueError(f"hydra.launcher.memory_fraction = {memory_fraction}: must be in (0, 1]")
         self.batch_size = batch_size
         self.memory_fraction = memory_fraction
         self.config: DictConfig | None = None
@@ -74,6 +70,11 @@ class BatchedLauncher(Launcher):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from ._templates import install
 
+        # checked here rather than in __init__, where Hydra would wrap the message in its own
+        if self.batch_size < 0:
+            raise ValueError(f"hydra.launcher.batch_size = {self.batch_size}: must be >= 0 (0: automatic)")
+        if not 0 < self.memory_fraction <= 1:
+            raise ValueError(f"hydra.launcher.memory_fraction = {self.memory_fraction}: must be in (0, 1]")
         install(hydra_context)  # jobs' configs from a template: for the sweeper's check and for launch
         self.config = config
         self.hydra_context = hydra_context
