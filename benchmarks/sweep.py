@@ -55,8 +55,9 @@ LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[HYDRA\] Bat
 
 
 def sweep(launcher: str, seeds: int, cache: Path, steps: int | None) -> dict:
-    """Run ``seed=range(seeds)`` x ``VALUES`` with ``launcher`` in a fresh directory; times and where."""
-    work = Path(tempfile.mkdtemp(prefix=f"sweep_{launcher}_"))
+    """Run ``seed=range(seeds)`` x ``VALUES`` with ``launcher`` in a fresh directory under ``cache``'s
+    parent (removed at the end); times and where."""
+    work = Path(tempfile.mkdtemp(prefix=f"{launcher}_", dir=cache.parent))
     argv = ["-m", f"hydra/launcher={launcher}", f"seed=range({seeds})", f"{COEFFICIENT}={','.join(VALUES)}", *FIXED]
     if steps is not None:
         argv.append(f"steps={steps}")
@@ -112,8 +113,8 @@ def main() -> None:
     total = args.seeds * len(VALUES)
     steps = args.steps if args.steps is not None else 104
     rows = []
-    with tempfile.TemporaryDirectory(prefix="sweep_xla_") as cache_dir:
-        cache = Path(cache_dir)
+    with tempfile.TemporaryDirectory(prefix="sweep_bench_") as scratch:
+        cache = Path(scratch) / "xla"
         warm_up = sweep("basic", 1, cache, args.steps)
         rows.append({**warm_up, "compile_cache": "cold", "note": "compiles the single-run program"})
         batched_cold = sweep("batched", args.seeds, cache, args.steps)
@@ -134,7 +135,7 @@ def main() -> None:
             for measured in (small, large):
                 rows.append({**measured, "compile_cache": "warm", "per_job_s": round(per_job, 3), "est_256_s": estimate,
                              "note": note})
-            check_equal(large["sweep_dir"], batched["sweep_dir"], large["jobs"])
+            check_equal(large["sweep_dir"], batched["sweep_dir"], min(large["jobs"], total))
     ratio = round(estimate / batched["wall_s"], 1)
     rows[2].update(est_256_s=batched["wall_s"], ratio=ratio, per_job_s=round(batched["wall_s"] / total, 3),
                    note=f"basic / batched wall time, {total} jobs: {ratio}x")
