@@ -43,7 +43,7 @@ import statistics
 import time
 from pathlib import Path
 
-from suite import RESULTS, _common
+from suite import RESULTS, _common, markdown_table
 
 COLUMNS = [
     "date", "machine", "jax", "backend", "reference", "world", "states", "dyads", "jax_steps", "reference_steps",
@@ -150,9 +150,8 @@ def write(rows: list[dict]) -> Path:
         "over flat lists per mechanism). "
         "`load`: the 1-minute load average while the world was measured (the higher of before and after); "
         "on a shared machine other work slows both engines.", "",
-        "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
     ]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |" for r in table]
+    lines += markdown_table(COLUMNS, table)
     (RESULTS / "engines.md").write_text("\n".join(lines) + "\n")
     return path
 

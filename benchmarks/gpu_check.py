@@ -24,6 +24,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from suite import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "world", "steps", "variable", "max_rel_diff", "where"]
@@ -85,9 +86,8 @@ def main() -> None:
         writer = csv.DictWriter(f, COLUMNS)
         writer.writeheader()
         writer.writerows(out)
-    lines = ["# GPU against CPU", "", "Written by `benchmarks/gpu_check.py` (its docstring says what to expect).", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in out]
+    lines = ["# GPU against CPU", "", "Written by `benchmarks/gpu_check.py` (its docstring says what to expect).", ""]
+    lines += markdown_table(COLUMNS, out)
     (RESULTS / "gpu_check.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {RESULTS / 'gpu_check.md'}")
 

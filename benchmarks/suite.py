@@ -168,6 +168,12 @@ def measure_batches(batches: list[int], steps: int, repeats: int) -> list[dict]:
     return rows
 
 
+def markdown_table(columns: list[str], rows: list[dict]) -> list[str]:
+    """The lines of a markdown table of ``rows`` (missing values left empty)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+
+
 def write(rows: list[dict]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "suite.csv"
@@ -184,9 +190,8 @@ def write(rows: list[dict]) -> Path:
         "Written by `benchmarks/suite.py` (see its docstring for what each column means). "
         "`step` rows: synthetic worlds, about 10 directed dyads per state, full model. "
         "`batch` rows: `simulate_batch` on the Alaska scenario.", "",
-        "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
     ]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |" for r in table]
+    lines += markdown_table(COLUMNS, table)
     (RESULTS / "suite.md").write_text("\n".join(lines) + "\n")
     return path
 

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common  # noqa: E402  (machine, JAX version and backend, date)
+from suite import _common, markdown_table  # noqa: E402  (machine, JAX version and backend, date)
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
@@ -169,9 +169,8 @@ def write(rows: list[dict], results: Path = RESULTS) -> Path:
         "sweep) with `compose_s` and `write_s`, the per-job Hydra work both launchers do (composing the job's "
         "configuration, which holds the whole scenario; `run_job`'s copies of it and its `.hydra/` records; the "
         "job's tables).", "",
-        "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
     ]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |" for r in table]
+    lines += markdown_table(COLUMNS, table)
     (results / "sweep.md").write_text("\n".join(lines) + "\n")
     return path
 
