@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,14 +307,16 @@ def add_setting(ensemble: Ensemble, name: str, values: Sequence[str]) -> None:
     ensemble.runs[name] = np.array(values, dtype=object)
 
 
-def compare(ensemble: Ensemble, by: str, order: Sequence, outcomes: Sequence[str]) -> list[dict]:
-    """One row per setting of ``by`` (in ``order``; the first is the reference) and outcome.
+def compare(ensemble: Ensemble, by: str, order: Sequence, outcomes: Sequence[str], reference=None) -> list[dict]:
+    """One row per setting of ``by`` (in ``order``) and outcome; ``reference``: the setting the
+    differences are taken from (default: the first of ``order``).
 
     ``n``, ``mean``, ``sd``, ``ci_low``, ``ci_high``: ``diplosim.analysis.summarise`` over the
     runs of the setting (Student's t interval of the mean).  ``diff``, ``diff_low``, ``diff_high``:
     the mean difference from the reference setting and its 95% interval, paired by seed over the
     seeds both settings ran (unpaired, Welch, when they share none); NaN for the reference.
     """
+    reference = order[0] if reference is None else reference
     table = summarise(ensemble.per_run, by=[by], outcomes=list(outcomes), confidence=CONFIDENCE)
     found = {(r[by], r["outcome"]): r for r in table.to_pylist()}
     seeds = ensemble.runs["seed"]
@@ -324,8 +327,8 @@ def compare(ensemble: Ensemble, by: str, order: Sequence, outcomes: Sequence[str
             row = dict(found.get((value, outcome), {by: value, "outcome": outcome, "n": 0, "mean": math.nan,
                                                      "sd": math.nan, "ci_low": math.nan, "ci_high": math.nan}))
             row["diff"], row["diff_low"], row["diff_high"] = (
-                (math.nan,) * 3 if value == order[0]
-                else difference(ensemble.runs[outcome], setting == value, setting == order[0], seeds))
+                (math.nan,) * 3 if value == reference
+                else difference(ensemble.runs[outcome], setting == value, setting == reference, seeds))
             rows.append(row)
     return rows
 
@@ -377,6 +380,21 @@ def _pyplot():
     return plt
 
 
+def save(fig, path: Path) -> Path:
+    """``fig`` as a small PNG (80 dpi, a palette of 128 colours) at ``path``; the figure is closed."""
+    import io
+
+    from PIL import Image
+
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=80, format="png")
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(buffer).convert("RGB").quantize(colors=128).save(path, optimize=True)
+    return path
+
+
 COLOURS = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d96a3", "#2e4057")
 
 
@@ -410,22 +428,21 @@ def plot_outcomes(rows: list[dict], by: str, order: Sequence, labels: dict, outc
             for i in range(len(order)):
                 ax.errorbar(x[i], mean[i], yerr=[[mean[i] - low[i]], [high[i] - mean[i]]], fmt="o",
                             color=COLOURS[i % len(COLOURS)], capsize=4, ms=6)
-            ax.set_xticks(x, [labels.get(v, str(v)) for v in order], fontsize=7)
+            ax.set_xticks(x, [textwrap.fill(labels.get(v, str(v)), 14) for v in order], fontsize=7)
             ax.set_xlim(-0.5, len(order) - 0.5)
         ax.set_title(OUTCOMES[outcome].label if outcome in OUTCOMES else outcome, fontsize=9)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=8)
-    if hues:
-        axes.flat[0].legend(fontsize=7)
     for ax in list(axes.flat)[len(outcomes):]:
         ax.axis("off")
     n = min(r["n"] for r in rows if r["outcome"] == outcomes[0])
     fig.suptitle(f"{title}\nmean and 95% CI of the mean over {n} runs per setting", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    if hues:  # one legend for every panel, below them
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        fig.subplots_adjust(bottom=0.1 + 0.02 * math.ceil(len(names) / 2))
+        fig.legend(handles, names, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    return save(fig, path)
 
 
 def plot_series(ensemble: Ensemble, by: str, order: Sequence, labels: dict, series: Sequence[str], path: Path,
@@ -452,10 +469,7 @@ def plot_series(ensemble: Ensemble, by: str, order: Sequence, labels: dict, seri
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{title}: weekly mean and 95% CI band", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _cell(mean: float, low: float, high: float, fmt: str) -> str:
@@ -479,12 +493,15 @@ def write_csv(rows: list[dict], by: str, labels: dict, path: Path) -> Path:
 
 
 def markdown(rows: list[dict], by: str, order: Sequence, labels: dict, outcomes: Sequence[str], *,
-             settings_as_rows: bool = False) -> str:
-    """Each setting's mean [95% CI] per outcome, then each setting's difference from the first of
-    ``order`` (the reference), paired by seed, [95% CI].  The settings are columns (one row per
-    outcome), or with ``settings_as_rows`` rows (one column per outcome, the differences in a
+             settings_as_rows: bool = False, reference=None) -> str:
+    """Each setting's mean [95% CI] per outcome, then each setting's difference from ``reference``
+    (default: the first of ``order``), paired by seed, [95% CI].  The settings are columns (one row
+    per outcome), or with ``settings_as_rows`` rows (one column per outcome, the differences in a
     second table): for many settings."""
+    reference = order[0] if reference is None else reference
+    others = [v for v in order if v != reference]
     names = [labels.get(v, str(v)) for v in order]
+    ref_name = labels.get(reference, str(reference))
     cell = {(r[by], r["outcome"]): r for r in rows}
     n = sorted({cell[(v, o)]["n"] for v in order for o in outcomes})
     fmt = {o: OUTCOMES[o].fmt if o in OUTCOMES else ".3f" for o in outcomes}
@@ -500,29 +517,30 @@ def markdown(rows: list[dict], by: str, order: Sequence, labels: dict, outcomes:
         return _cell(r["diff"], r["diff_low"], r["diff_high"], "+" + fmt[o])
 
     lines = [f"Mean [95% CI of the mean] over the runs of each setting (n = {', '.join(map(str, n))}); "
-             f"Δ: difference from *{names[0]}*, paired by seed, [95% CI].", ""]
+             f"Δ: difference from *{ref_name}*, paired by seed, [95% CI].", ""]
     if not settings_as_rows:
-        head = ["outcome", *names, *(f"Δ {name}" for name in names[1:])]
+        head = ["outcome", *names, *(f"Δ {labels.get(v, str(v))}" for v in others)]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for o in outcomes:
-            lines.append("| " + " | ".join([label[o], *(mean_of(v, o) for v in order), *(diff_of(v, o) for v in order[1:])]) + " |")
+            lines.append("| " + " | ".join([label[o], *(mean_of(v, o) for v in order), *(diff_of(v, o) for v in others)]) + " |")
     else:
         head = ["setting", *(short[o] for o in outcomes)]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join([name, *(mean_of(v, o) for o in outcomes)]) + " |" for v, name in zip(order, names)]
-        lines += ["", f"Δ from *{names[0]}* (paired by seed) [95% CI]:", ""]
+        lines += ["", f"Δ from *{ref_name}* (paired by seed) [95% CI]:", ""]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join([name, *(diff_of(v, o) for o in outcomes)]) + " |" for v, name in zip(order[1:], names[1:])]
+        lines += ["| " + " | ".join([labels.get(v, str(v)), *(diff_of(v, o) for o in outcomes)]) + " |" for v in others]
         lines += ["", "Columns: " + "; ".join(f"{short[o]}: {label[o]}" for o in outcomes if short[o] != label[o]) + "."]
     return "\n".join(lines) + "\n"
 
 
 def write_tables(rows: list[dict], by: str, order: Sequence, labels: dict, outcomes: Sequence[str], out_dir: Path,
-                 note: str, *, settings_as_rows: bool = False) -> tuple[Path, Path]:
+                 note: str, *, settings_as_rows: bool = False, reference=None) -> tuple[Path, Path]:
     """``table.csv`` (``write_csv``) and ``table.md`` (``note``, then ``markdown``)."""
     csv_path = write_csv(rows, by, labels, out_dir / "table.csv")
     md_path = out_dir / "table.md"
-    md_path.write_text(note + "\n\n" + markdown(rows, by, order, labels, outcomes, settings_as_rows=settings_as_rows))
+    md_path.write_text(note + "\n\n" + markdown(rows, by, order, labels, outcomes, settings_as_rows=settings_as_rows,
+                                                  reference=reference))
     return csv_path, md_path
 
 

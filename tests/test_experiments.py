@@ -197,7 +197,8 @@ def _simulate(jobs: list) -> list:
         chunk = jobs[start:start + BATCH]
         padded = chunk + [chunk[-1]] * (BATCH - len(chunk))
         worlds = [calibrate_trade(j.scenario.world, j.params) for j in padded]
-        world = jax.tree.map(lambda *xs: jnp.stack(xs), *worlds)
+        # placed on the device as the sensitivity script's worlds are, so both calls share one compiled program
+        world = jax.device_put(jax.tree.map(lambda *xs: jnp.stack(xs), *worlds), padded[0].device)
         params = jax.tree.map(lambda *xs: jnp.stack(xs), *(j.params for j in padded))
         keys = jnp.stack([jax.random.key(j.config["seed"]) for j in padded])
         _, batch = simulate_batch(world, params, keys, STEPS, padded[0].spec, world_batched=True)
@@ -269,6 +270,7 @@ def test_allies_analysis_reads_what_the_variants_did(tiny_sweeps, tmp_path):
 
 
 def test_sensitivity_tiny_mode_runs_and_analyses(tiny_sweeps, tmp_path, capsys):
+    pytest.importorskip("SALib", reason="the sensitivity experiment needs SALib (pip install SALib)")
     run_script = load_script(EXPERIMENTS / "sensitivity" / "run.py")
     analyse = load_script(EXPERIMENTS / "sensitivity" / "analyse.py")
     samples = tmp_path / "sensitivity"

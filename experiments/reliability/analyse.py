@@ -36,20 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     if BY not in ensemble.runs:
         raise SystemExit(f"{ensemble.sweep_dir}: no column {BY} (run the experiment's sweep)")
     values = sorted(set(ensemble.runs[BY].astype(float).tolist()))
-    # the scenario's value is the reference of the differences
-    order = ([SCENARIO_VALUE] if SCENARIO_VALUE in values else []) + [v for v in values if v != SCENARIO_VALUE]
+    # the differences are taken from the scenario's value (from the lowest, if the sweep skipped it)
+    reference = SCENARIO_VALUE if SCENARIO_VALUE in values else values[0]
     labels = {v: f"reliability {v:g}" + (" (scenario)" if v == SCENARIO_VALUE else "") for v in values}
-    rows = common.compare(ensemble, BY, order, OUTCOMES)
-    rows.sort(key=lambda r: (r[BY], OUTCOMES.index(r["outcome"])))
-    by_value = sorted(order)
+    rows = common.compare(ensemble, BY, values, OUTCOMES, reference=reference)
     title = "Russia's reliability"
-    common.plot_outcomes(rows, BY, by_value, labels, OUTCOMES, args.out / "outcomes.png", title,
-                         positions={v: v for v in values}, xlabel="Russia's reliability (chance of honouring a commitment per week)")
+    common.plot_outcomes(rows, BY, values, labels, OUTCOMES, args.out / "outcomes.png", title,
+                         positions={v: v for v in values}, xlabel="Russia's reliability")
     shown = sorted({values[0], SCENARIO_VALUE, values[-1]} & set(values))
     common.plot_series(ensemble, BY, shown, labels, SERIES, args.out / "series.png", title)
     command = f"python experiments/reliability/analyse.py {args.sweep_dir}"
-    _, md = common.write_tables(rows, BY, order, labels, OUTCOMES, args.out, common.header(ensemble, command),
-                                settings_as_rows=True)
+    _, md = common.write_tables(rows, BY, values, labels, OUTCOMES, args.out, common.header(ensemble, command),
+                                settings_as_rows=True, reference=reference)
     print(md.read_text())
     return 0
 

@@ -57,7 +57,8 @@ def sobol_indices(design: dict, columns: dict[str, np.ndarray], seed: int = 0) -
         result = None if constant else sobol.analyze(problem, y, calc_second_order=False, num_resamples=1000,
                                                      conf_level=CONFIDENCE, seed=seed)
         for i, name in enumerate(names):
-            row = {"outcome": outcome, "factor": name, "mean": float(np.mean(y)), "sd": float(np.std(y, ddof=1))}
+            row = {"outcome": outcome, "factor": name, "mean": float(np.mean(y)), "sd": float(np.std(y, ddof=1)),
+                   "min": float(np.min(y)), "max": float(np.max(y))}
             for key in ("S1", "S1_conf", "ST", "ST_conf"):
                 row[key] = math.nan if result is None else float(result[key][i])
             rows.append(row)
@@ -96,16 +97,13 @@ def plot(rows: list[dict], design: dict, path: Path) -> Path:
     fig.suptitle(f"Sobol indices (first order S1, total ST; 95% bootstrap CI) over {len(names)} coefficients; "
                  f"N = {design['n']}, {design['runs']} runs of {design['steps']} weeks", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return common.save(fig, path)
 
 
 def write_tables(rows: list[dict], design: dict, out: Path, source: str) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "table.csv"
-    fields = ["outcome", "factor", "S1", "S1_conf", "ST", "ST_conf", "mean", "sd"]
+    fields = ["outcome", "factor", "S1", "S1_conf", "ST", "ST_conf", "mean", "sd", "min", "max"]
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -129,8 +127,9 @@ def write_tables(rows: list[dict], design: dict, out: Path, source: str) -> tupl
     ranges = {f["name"]: f"{f['low']:g}-{f['high']:g}" for f in design["factors"]}
     for name in names:
         lines.append("| " + " | ".join([f"{name} ({ranges[name]})", *(fmt(cell[(o, name)]) for o in outcomes)]) + " |")
-    spread = [f"{cell[(o, names[0])]['mean']:.3f} (sd {cell[(o, names[0])]['sd']:.3f})" for o in outcomes]
-    lines.append("| *outcome mean (sd) over the points* | " + " | ".join(spread) + " |")
+    spread = [f"{cell[(o, names[0])]['mean']:.3f} (sd {cell[(o, names[0])]['sd']:.3f}; "
+              f"{cell[(o, names[0])]['min']:.3f} to {cell[(o, names[0])]['max']:.3f})" for o in outcomes]
+    lines.append("| *outcome mean (sd; lowest to highest) over the points* | " + " | ".join(spread) + " |")
     md_path = out / "table.md"
     md_path.write_text("\n".join(lines) + "\n")
     return csv_path, md_path

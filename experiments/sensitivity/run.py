@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "factors": factors, "n": args.n, "replicates": args.replicates, "seeds": list(range(args.replicates)),
         "steps": args.steps, "calc_second_order": False, "sample_seed": args.sample_seed, "overrides": args.overrides,
         "scenario": job.scenario.name, "outcomes": list(OUTCOMES), "runs": n_runs, "seconds": round(seconds, 2),
-        "config": job.recorded, "command": "python experiments/sensitivity/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "config": job.recorded, "command": " ".join(["python experiments/sensitivity/run.py", *(argv if argv is not None else sys.argv[1:])]),
     }
     table = table.replace_schema_metadata({METADATA_KEY: json.dumps(design, default=str).encode()})
     path = out / "samples.parquet"
