@@ -193,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from SALib.sample import sobol as saltelli
+    try:  # SALib >= 1.4.6; before it, the same scheme was SALib.sample.saltelli
+        from SALib.sample import sobol as saltelli
+    except ImportError:
+        from SALib.sample import saltelli
 
     from diplosim.app import prepare, use_compile_cache
 
