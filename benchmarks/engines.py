@@ -159,8 +159,8 @@ def write(rows: list[dict]) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1_000, 10_000])
-    parser.add_argument("--steps", type=int, default=10, help="steps of the JAX scan")
-    parser.add_argument("--repeats", type=int, default=5, help="runs of the JAX scan")
+    parser.add_argument("--steps", type=int, default=100, help="steps of the JAX scan (long enough for a stable median at 1,000 states)")
+    parser.add_argument("--repeats", type=int, default=9, help="runs of the JAX scan")
     parser.add_argument("--reference-steps", type=int, default=0,
                         help="reference steps per world (default: 20 for Alaska, 10 / 5 / 3 for 100 / 1,000 / 10,000 states)")
     args = parser.parse_args()
