@@ -451,7 +451,7 @@ def main(argv: list[str]) -> int:
     parser = _Parser(
         prog=PROG,
         description="Print a finished run's key metrics (first and last step) and events, or, for a sweep's "
-        "directory, each headline outcome's mean, sd and 95%% CI over the runs of each setting of the swept parameters.",
+        "directory, each headline outcome's mean, sd and 95% CI over the runs of each setting of the swept parameters.",
     )
     parser.add_argument("run_dir", type=Path, metavar="run_dir|sweep_dir",
                         help="a run's directory (holds metrics.parquet, ...) or a sweep's (holds multirun.yaml, 0/, 1/, ...)")

@@ -4,8 +4,8 @@ A run holds the world (every array once), XLA's working set for one step, and
 the sampled history of a chunk.  The working set is linear in the world: the
 compiled step of synthetic worlds of 10^4 and 10^5 states needs 2.79 bytes of
 temporaries per byte of world (``Compiled.memory_analysis()``, JAX 0.10.2 on a
-CPU); ``WORKING_SET`` rounds that up.  The limit is the device's memory (a
-GPU's ``bytes_limit``) or, on a CPU, the memory the operating system reports
+CPU); ``WORKING_SET`` rounds that up.  The limit is the device's free memory (a
+GPU's ``bytes_limit`` less what is in use) or, on a CPU, the memory the operating system reports
 available now.
 
     from diplosim.memory import check_fits, world_bytes
