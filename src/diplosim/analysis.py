@@ -22,7 +22,6 @@ part-way lacks it.  Every problem is one ``AnalysisError`` line naming the file.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from diplosim.usage import OneLineParser, UsageError
 
 TABLES = ("metrics", "states", "dyads", "events")  # the order diplosim.io writes them in
 REQUIRED = ("metrics", "events")
@@ -434,21 +435,12 @@ def sweep_summary(sweep_dir: str | Path, by: Sequence[str] | None = None, step: 
     return "\n".join(lines)
 
 
-class _UsageError(Exception):
-    """A bad command line; argparse's message, kept to one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print the usage and exit; we report one line
-        raise _UsageError(message)
-
-
 PROG = "diplosim summary"
 
 
 def main(argv: list[str]) -> int:
     """``diplosim summary <run_dir | sweep_dir>``: a run's key metrics, or a sweep's outcomes per setting; exit status."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description="Print a finished run's key metrics (first and last step) and events, or, for a sweep's "
         "directory, each headline outcome's mean, sd and 95% CI over the runs of each setting of the swept parameters.",
@@ -470,7 +462,7 @@ def main(argv: list[str]) -> int:
             text = summary(run)
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else 0
-    except (_UsageError, AnalysisError) as err:
+    except (UsageError, AnalysisError) as err:
         print(f"{PROG}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     print(text)

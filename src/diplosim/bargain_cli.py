@@ -11,16 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from diplosim.usage import OneLineParser, UsageError
+
 PROG = "diplosim bargain"
-
-
-class UsageError(Exception):
-    """A bad command line; argparse's message, kept to one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print the usage and exit; we report one line
-        raise UsageError(message)
 
 
 def _rounds(text: str) -> int:
@@ -45,7 +38,7 @@ def _speed(text: str) -> float:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``diplosim bargain``."""
-    p = _Parser(
+    p = OneLineParser(
         prog=PROG,
         description=(
             "Run Bueno de Mesquita's expected-utility bargaining model (as reconstructed by Scholz, "

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from diplosim.config import register_configs
+from diplosim.usage import UsageError
 
 register_configs()
 
@@ -241,10 +242,6 @@ def _missing_config(err) -> str:
 # --- the command line -----------------------------------------------------------------------------
 
 
-class _UsageError(Exception):
-    """A command line Hydra's argument parser rejects; argparse's message, kept to one line."""
-
-
 def _check_command_line(argv: list[str]) -> None:
     """Parse ``argv`` with Hydra's own parser first, so that a bad flag is one line, not a usage page."""
     from hydra._internal.utils import get_args_parser  # what hydra.main parses sys.argv with
@@ -252,7 +249,7 @@ def _check_command_line(argv: list[str]) -> None:
     parser = get_args_parser()
 
     def error(message: str):
-        raise _UsageError(message)
+        raise UsageError(message)
 
     parser.error = error
     parser.parse_args(argv)
@@ -271,7 +268,7 @@ def _run_app() -> None:
     """
     try:
         _check_command_line(sys.argv[1:])
-    except _UsageError as err:
+    except UsageError as err:
         if "unrecognized arguments" in str(err) and "=" in str(err):  # argparse takes the overrides as one group
             fail(f"{err}; allowed: the flags first, then all the overrides (diplosim -m seed=1,2 steps=52)")
         fail(f"{err} (see diplosim --help)")

@@ -21,6 +21,8 @@ import time
 import warnings
 from pathlib import Path
 
+from diplosim.usage import OneLineParser, UsageError
+
 PROG = "diplosim dashboard"
 EXIT_USER_ERROR = 2
 INSTALL_HINT = "pip install 'diplosim[viz]' (in a checkout: pip install -e '.[viz]')"
@@ -34,15 +36,6 @@ OFFLINE_ENVIRONMENT = {
     "SOLARA_ASSETS_CDN": "file:///offline/",
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
 }
-
-
-class UsageError(Exception):
-    """A bad command line; argparse's message, kept to one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print the usage and exit; we report one line
-        raise UsageError(message)
 
 
 def _port(text: str) -> int:
@@ -66,7 +59,7 @@ def _scenario(text: str) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``diplosim dashboard``."""
-    p = _Parser(
+    p = OneLineParser(
         prog=PROG,
         description="Serve the interactive dashboard (Mesa SolaraViz) of a scenario: networks, time series, "
         "parameter sliders, step/play/reset. Works offline. See docs/user_guide.md.",
