@@ -11,12 +11,15 @@ ceasefire in force, ...), and writes PNG plots with 95% confidence intervals and
   (``diplosim.analysis.summarise``), and the difference from the first setting with its 95% CI,
   paired by seed (every setting runs the same seeds: common random numbers).
 - ``plot_outcomes``, ``plot_series``: the figures; ``write_tables``: CSV and markdown.
+- ``command_line(doc, here, argv)``: every analysis script's arguments (``sweep_dir``, ``--out``)
+  and its ensemble; ``analyse_variants``: the whole analysis of a sweep over named variants.
 
 Nothing here imports JAX: the scripts read Parquet only.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 import textwrap
@@ -548,3 +551,28 @@ def header(ensemble: Ensemble, command: str) -> str:
     """The table's first line: where the numbers come from."""
     return (f"From `{command}` on the sweep `{ensemble.sweep_dir}` ({len(ensemble)} runs, "
             f"weeks 0-{int(ensemble.steps[-1])}).")
+
+
+def command_line(doc: str, here: Path, argv: list[str] | None) -> tuple[argparse.Namespace, Ensemble]:
+    """An analysis script's arguments (``sweep_dir``, ``--out``, by default ``<experiment>/results``)
+    and the ensemble of the sweep they name."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=here / "results")
+    args = parser.parse_args(argv)
+    return args, load_ensemble(args.sweep_dir)
+
+
+def analyse_variants(ensemble: Ensemble, args: argparse.Namespace, by: str, variants: dict, outcomes: Sequence[str],
+                     series: Sequence[str], title: str, script: str) -> Path:
+    """Outcomes and series per variant (``variants``: value of ``by`` -> label, the first the reference),
+    plotted and tabled into ``args.out``; returns the markdown table's path."""
+    order = [v for v in variants if v in set(ensemble.runs[by].tolist())]
+    if not order:
+        raise SystemExit(f"{ensemble.sweep_dir}: no run of {', '.join(variants)} (column {by})")
+    rows = compare(ensemble, by, order, outcomes)
+    plot_outcomes(rows, by, order, variants, outcomes, args.out / "outcomes.png", title)
+    plot_series(ensemble, by, order, variants, series, args.out / "series.png", title)
+    command = f"python {script} {args.sweep_dir}"
+    _, md = write_tables(rows, by, order, variants, outcomes, args.out, header(ensemble, command))
+    return md

@@ -10,7 +10,6 @@ bands), ``table.csv`` and ``table.md`` into ``--out``, and prints the markdown t
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -32,20 +31,9 @@ SERIES = ["ceasefire_in_force", "agreements_violated_cumulative", "us_russia_tru
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    args = parser.parse_args(argv)
-    ensemble = common.load_ensemble(args.sweep_dir)
-    order = [v for v in VARIANTS if v in set(ensemble.runs[BY].tolist())]
-    if not order:
-        raise SystemExit(f"{ensemble.sweep_dir}: no run of {', '.join(VARIANTS)} (column {BY})")
-    rows = common.compare(ensemble, BY, order, OUTCOMES)
-    title = "Official or proxy envoys"
-    common.plot_outcomes(rows, BY, order, VARIANTS, OUTCOMES, args.out / "outcomes.png", title)
-    common.plot_series(ensemble, BY, order, VARIANTS, SERIES, args.out / "series.png", title)
-    command = f"python experiments/envoys/analyse.py {args.sweep_dir}"
-    _, md = common.write_tables(rows, BY, order, VARIANTS, OUTCOMES, args.out, common.header(ensemble, command))
+    args, ensemble = common.command_line(__doc__, HERE, argv)
+    md = common.analyse_variants(ensemble, args, BY, VARIANTS, OUTCOMES, SERIES, "Official or proxy envoys",
+                                 "experiments/envoys/analyse.py")
     print(md.read_text())
     return 0
 

@@ -11,7 +11,6 @@ experiment`` printed (or ``outputs/experiments/reliability``: the newest sweep i
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,11 +27,7 @@ SERIES = ["ceasefire_in_force", "us_russia_trust", "us_russia_tension"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    args = parser.parse_args(argv)
-    ensemble = common.load_ensemble(args.sweep_dir)
+    args, ensemble = common.command_line(__doc__, HERE, argv)
     if BY not in ensemble.runs:
         raise SystemExit(f"{ensemble.sweep_dir}: no column {BY} (run the experiment's sweep)")
     values = sorted(set(ensemble.runs[BY].astype(float).tolist()))

@@ -15,7 +15,6 @@ from that setting's "off" cell) into ``--out``, and prints the markdown.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -51,11 +50,7 @@ def setting(threat: float, rule: float, deal: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    args = parser.parse_args(argv)
-    ensemble = common.load_ensemble(args.sweep_dir)
+    args, ensemble = common.command_line(__doc__, HERE, argv)
     for column, value in defaults().items():  # a factor the sweep did not vary: its value in every run
         if column not in ensemble.runs:
             print(f"{column} not swept: every run has the default, {value:g}")
