@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -134,8 +135,8 @@ def measure_world(n_states: int, steps: int, repeats: int) -> dict:
     }
 
 
-def measure_batches(batches: list[int], steps: int, repeats: int) -> list[dict]:
-    """simulate_batch throughput on the Alaska scenario (scenario-steps per second)."""
+def measure_batches(batches: list[int], steps: int, repeats: int) -> Iterator[dict]:
+    """simulate_batch throughput on the Alaska scenario (scenario-steps per second), a row per batch size."""
     import jax
 
     from diplosim.engine import RunSpec, simulate_batch
@@ -146,7 +147,6 @@ def measure_batches(batches: list[int], steps: int, repeats: int) -> list[dict]:
     params = params_from()
     world = calibrate_trade(load_scenario_file(Path(__file__).parents[1] / "conf/scenario/alaska_2025.yaml").world, params)
     spec = RunSpec(every=steps, sample_states=False, event_capacity=0)
-    rows = []
     for batch in batches:
         many = stack_params([params] * batch)
         keys = jax.random.split(jax.random.key(0), batch)
@@ -159,13 +159,13 @@ def measure_batches(batches: list[int], steps: int, repeats: int) -> list[dict]:
             simulate_batch(world, many, keys, steps, spec, chunk_steps=steps)
             times.append(time.perf_counter() - started)
         run_s = statistics.median(times)
-        rows.append({
+        row = {
             **_common(), "kind": "batch", "world": "alaska_2025", "states": world.n_states, "dyads": world.n_dyads,
             "batch": batch, "steps": steps, "compile_s": round(compile_s - run_s, 2), "step_ms": round(run_s / steps * 1e3, 3),
             "peak_mb": round(peak_mb(), 1), "throughput_steps_s": round(batch * steps / run_s, 1),
-        })
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
+        }
+        print(json.dumps(row), flush=True)
+        yield row
 
 
 def markdown_table(columns: list[str], rows: list[dict]) -> list[str]:
@@ -175,6 +175,8 @@ def markdown_table(columns: list[str], rows: list[dict]) -> list[str]:
 
 
 def write(rows: list[dict]) -> Path:
+    """Append ``rows`` to ``suite.csv`` and rewrite ``suite.md`` from it (called after every row, so a
+    run stopped part-way keeps what it measured)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "suite.csv"
     new = not path.exists()
@@ -207,7 +209,7 @@ def main() -> None:
     if args.one_world:
         print(json.dumps(measure_world(args.one_world, args.steps, args.repeats)))
         return
-    rows = []
+    path = RESULTS / "suite.csv"
     for n in args.sizes:
         child = subprocess.run(
             [sys.executable, __file__, "--one-world", str(n), "--steps", str(args.steps), "--repeats", str(args.repeats)],
@@ -216,11 +218,12 @@ def main() -> None:
         if child.returncode != 0:
             print(f"size {n}: failed: {child.stderr.strip().splitlines()[-1] if child.stderr.strip() else child.returncode}")
             continue
-        rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-    if args.batches:
-        rows += measure_batches(args.batches, 52, args.repeats)
-    print(f"wrote {write(rows)}")
+        row = json.loads(child.stdout.strip().splitlines()[-1])
+        print(json.dumps(row), flush=True)
+        path = write([row])
+    for row in measure_batches(args.batches, 52, args.repeats):
+        path = write([row])
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
