@@ -88,9 +88,11 @@ def step(
     new = world
     for name, mechanism in _pipeline(world.n_blocs, overrides):
         if getattr(mechanisms, name):
-            new = _settled(new, mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name])))
+            with jax.named_scope(name):  # names the mechanism in the compiled program (benchmarks/profile.py)
+                new = _settled(new, mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name])))
     new = new.replace(step=world.step + 1)
-    return new, metrics(new, before=world)
+    with jax.named_scope("metrics"):
+        return new, metrics(new, before=world)
 
 
 def _settled(before: World, after: World) -> World:

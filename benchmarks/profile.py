@@ -1,0 +1,139 @@
+"""Where a step's time goes: the compiled step's kernels, timed by JAX's profiler, by mechanism.
+
+    .venv/bin/python benchmarks/profile.py                  # synthetic 10^6 states, 10 steps
+    .venv/bin/python benchmarks/profile.py --states 100000 --top 40
+
+Runs the full model (every mechanism on, as ``suite.py`` does) for ``--steps`` steps under
+``jax.profiler.trace``, reads the trace back (``jax.profiler.ProfileData``) and adds up the time
+of every executed XLA operation (a fused kernel on a GPU, a fusion or a thunk on a CPU).  Each
+operation is attributed to the mechanism whose ``jax.named_scope`` (``diplosim.engine.step``)
+its op_name carries, and the totals are given per mechanism, per mechanism and primitive (the
+last part of the op_name: ``scatter-add``, ``gather``, ``add``...) and per operation.
+
+Writes ``benchmarks/results/profile_<backend>.md``: the machine, the JAX version, the world, the
+step time under the profiler and the tables.  The profiler adds a little time per operation, so
+the per-step figure is for the shares, not for the record (``suite.py`` gives that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from suite import _common, markdown_table  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*\S+(?:\s*\{[^}]*\})?\s+([\w\-]+)\(")
+OP_NAME = re.compile(r'op_name="([^"]*)"')
+CONTAINERS = {"while", "conditional", "call", "async-start", "async-done"}  # their kernels are counted
+
+
+def instructions(hlo_text: str, scopes: set[str]) -> dict[str, tuple[str, str, str]]:
+    """HLO instruction name -> (opcode, mechanism, op_name); the mechanism is the first of ``scopes``
+    in the op_name ("(scan)" for the loop's own work: sampling, the event log, the carry)."""
+    found = {}
+    for line in hlo_text.splitlines():
+        match = INSTRUCTION.match(line)
+        if not match:
+            continue
+        name, opcode = match.groups()
+        op = OP_NAME.search(line)
+        op_name = op.group(1) if op else ""
+        mechanism = next((part for part in op_name.split("/") if part in scopes), "(scan)")
+        found[name] = (opcode, mechanism, op_name)
+    return found
+
+
+def kernel_times(trace_dir: str, known: dict[str, tuple[str, str, str]]) -> collections.Counter:
+    """Total nanoseconds per HLO instruction name over every event in the trace."""
+    import jax
+
+    (path,) = glob.glob(f"{trace_dir}/**/*.xplane.pb", recursive=True)
+    data = jax.profiler.ProfileData.from_file(path)
+    totals: collections.Counter = collections.Counter()
+    device_planes = [p for p in data.planes if "/device:" in p.name]
+    for plane in device_planes or data.planes:
+        lines = [line for line in plane.lines if line.name == "XLA Ops"] or [  # a GPU's: one event per HLO op
+            line for line in plane.lines if line.name != "python" and "Modules" not in line.name and "Steps" not in line.name]
+        for line in lines:
+            for event in line.events:
+                name = event.name.split(":")[0].strip()
+                if name in known and known[name][0] not in CONTAINERS:
+                    totals[name] += event.duration_ns
+    if not totals:  # say what the trace holds, so that the matching can be fixed
+        for plane in data.planes:
+            for line in plane.lines:
+                names = collections.Counter(event.name for event in line.events)
+                print(f"trace: {plane.name} / {line.name}: {names.most_common(5)}", file=sys.stderr)
+    return totals
+
+
+def main() -> None:
+    import jax
+
+    from diplosim.engine import RunSpec, _pipeline, _run_chunk
+    from diplosim.mechanisms.trade import calibrate_trade
+    from diplosim.params import params_from
+    from diplosim.scenario import synthetic_scenario
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--states", type=int, default=1_000_000)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+
+    params = params_from()
+    world = calibrate_trade(synthetic_scenario(args.states, n_envoys=max(4, args.states // 1000)).world, params)
+    key = jax.random.key(0)
+    spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
+    compiled = _run_chunk.lower(world, params, key, spec=spec, samples=args.steps, every=1).compile()
+    known = instructions(compiled.as_text(), {name for name, _ in _pipeline(world.n_blocs)} | {"metrics"})
+    jax.block_until_ready(compiled(world, params, key))  # warm
+    with tempfile.TemporaryDirectory() as trace_dir:
+        with jax.profiler.trace(trace_dir):
+            started = time.perf_counter()
+            jax.block_until_ready(compiled(world, params, key))
+            step_ms = (time.perf_counter() - started) / args.steps * 1e3
+        totals = kernel_times(trace_dir, known)
+    total = sum(totals.values()) or 1
+    per_step = lambda ns: round(ns / args.steps / 1e6, 3)  # noqa: E731  (ms per step)
+
+    top = [{"operation": name, "opcode": known[name][0], "mechanism": known[name][1], "ms_per_step": per_step(ns),
+            "share": f"{ns / total:.1%}", "op_name": known[name][2].split("closed_call/")[-1][-80:]}
+           for name, ns in totals.most_common(args.top)]
+    by: dict[str, collections.Counter] = {"mechanism": collections.Counter(), "primitive": collections.Counter()}
+    for name, ns in totals.items():
+        _, mechanism, op_name = known[name]
+        by["mechanism"][mechanism] += ns
+        by["primitive"][f"{mechanism}: {op_name.split('/')[-1] or '?'}"] += ns
+    grouped = {kind: [{kind: k, "ms_per_step": per_step(ns), "share": f"{ns / total:.1%}"} for k, ns in c.most_common(args.top)]
+               for kind, c in by.items()}
+
+    common = _common()
+    lines = [
+        f"# Where the step's time goes ({common['backend']})", "",
+        f"Written by `benchmarks/profile.py --states {args.states} --steps {args.steps}` on {common['date']}: "
+        f"{common['machine']}, JAX {common['jax']} ({common['backend']}).  World: {world.n_states} states, "
+        f"{world.n_dyads} dyads, every mechanism on.  Step under the profiler: {step_ms:.3f} ms; "
+        f"operations timed: {per_step(total)} ms per step ({len(totals)} distinct operations).", "",
+        "## By mechanism", "", *markdown_table(["mechanism", "ms_per_step", "share"], grouped["mechanism"]), "",
+        "## By mechanism and primitive", "", *markdown_table(["primitive", "ms_per_step", "share"], grouped["primitive"]), "",
+        "## The costliest operations", "",
+        *markdown_table(["operation", "opcode", "mechanism", "ms_per_step", "share", "op_name"], top), "",
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"profile_{common['backend']}.md"
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
