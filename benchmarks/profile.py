@@ -47,7 +47,7 @@ def instructions(hlo_text: str, scopes: set[str]) -> dict[str, tuple[str, str, s
         op = OP_NAME.search(line)
         op_name = op.group(1) if op else ""
         mechanism = next((part for part in op_name.split("/") if part in scopes), "(scan)")
-        found[name] = (opcode, mechanism, op_name)
+        found[name] = found[name.replace(".", "_")] = (opcode, mechanism, op_name)  # a GPU kernel: fusion_3 for fusion.3
     return found
 
 

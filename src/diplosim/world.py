@@ -236,6 +236,20 @@ FLOAT = jnp.float32
 INT = jnp.int32
 
 
+def first_true(mask: jax.Array, size: int, fill_value: int) -> jax.Array:
+    """Indices of the first ``size`` True entries of a 1-D ``mask``, ascending, padded with
+    ``fill_value``: ``jnp.nonzero(mask, size=size, fill_value=fill_value)[0]``, computed otherwise.
+
+    ``jnp.nonzero`` counts every entry into ``size`` bins with a scatter-add, which serialises on
+    a GPU (every thread adds to the same few addresses: 7 ms a call at 10^7 dyads on an H200,
+    benchmarks/results/profile_gpu.md).  Here a running count and a binary search find the
+    (j+1)-th True entry: the first index where the count reaches j + 1.
+    """
+    count = jnp.cumsum(mask, dtype=INT)
+    at = jnp.searchsorted(count, jnp.arange(1, size + 1, dtype=INT), side="left", method="scan_unrolled")
+    return jnp.where(at < mask.shape[0], at, fill_value).astype(INT)
+
+
 def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Index of the dyads ``src -> dst`` (any shape Q) by binary search, and whether each exists.
 

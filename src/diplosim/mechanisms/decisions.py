@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from diplosim.mechanisms.agreements import KIND, Candidates, pair_mask, parties_to, sign
 from diplosim.params import Params
-from diplosim.world import World, replace, reverse_of
+from diplosim.world import World, first_true, replace, reverse_of
 
 CONFLICT_LEVEL = 0.1
 MAX_CEASEFIRES_PER_STEP = 4  # mutual ceasefire proposals signed per step (static)
@@ -87,7 +87,7 @@ def ceasefire_candidates(world: World, params: Params, propose: jax.Array) -> Ca
     """Mutual ceasefire proposals, at most MAX_CEASEFIRES_PER_STEP, as agreements to sign."""
     d = world.dyads
     mutual = propose & reverse_of(propose, d) & (d.src < d.dst)
-    (at,) = jnp.nonzero(mutual, size=MAX_CEASEFIRES_PER_STEP, fill_value=world.n_dyads)
+    at = first_true(mutual, MAX_CEASEFIRES_PER_STEP, world.n_dyads)
     valid = at < world.n_dyads
     e = jnp.minimum(at, world.n_dyads - 1)
     zeros = jnp.zeros(MAX_CEASEFIRES_PER_STEP, jnp.int32)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from diplosim.world import AGREEMENT_STATUS, CHANNELS, World, trust_mean
+from diplosim.world import AGREEMENT_STATUS, CHANNELS, World, first_true, trust_mean
 
 ENDOGENOUS_EVENTS = (
     "sanction_imposed",
@@ -41,12 +41,16 @@ def _mean_where(values: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 def bloc_cohesion(world: World) -> jax.Array:
-    """Mean alliance weight inside each bloc: f32[B] in [0, 1]."""
+    """Mean alliance weight inside each bloc: f32[B] in [0, 1].
+
+    One reduction over a [dyads, blocs] mask rather than a segment sum into B bins: a scatter
+    into a few bins serialises on a GPU (6 ms each at 10^7 dyads on an H200).
+    """
     d, bloc = world.dyads, world.states.bloc
     inside = bloc[d.src] == bloc[d.dst]
-    segment = jnp.where(inside, bloc[d.src], world.n_blocs)
-    total = jax.ops.segment_sum(d.alliance, segment, world.n_blocs + 1)[:-1]
-    count = jax.ops.segment_sum(jnp.ones_like(d.alliance), segment, world.n_blocs + 1)[:-1]
+    member = inside[:, None] & (bloc[d.src][:, None] == jnp.arange(world.n_blocs, dtype=bloc.dtype)[None, :])
+    total = jnp.where(member, d.alliance[:, None], 0.0).sum(axis=0)
+    count = member.sum(axis=0, dtype=d.alliance.dtype)
     return total / jnp.maximum(count, 1.0)
 
 
@@ -101,7 +105,7 @@ def detect_events(before: World, after: World, capacity: int) -> dict[str, jax.A
     once = d.src < d.dst  # conflict is symmetric: report it once
     flags = (imposed, lifted, onset & once, ended & once)  # four bool[E]: no [E, 4] array (slow on a CPU)
     has_event = flags[0] | flags[1] | flags[2] | flags[3]
-    (at,) = jnp.nonzero(has_event, size=capacity, fill_value=n_dyads)
+    at = first_true(has_event, capacity, n_dyads)
     found = at < n_dyads
     dyad = jnp.minimum(at, max(n_dyads - 1, 0))
     bits = jnp.stack([flag[dyad] for flag in flags], axis=1) & found[:, None]  # [capacity, 4]
