@@ -227,13 +227,16 @@ def simulate_jobs(jobs: list[Job], progress: bool = False) -> list[Trajectory]:
     with jax.default_device(first.device):
         world = jax.device_put(first.scenario.world, first.device)
         params = stack_params([job.params for job in jobs])
-        worlds = jax.vmap(calibrate_trade, in_axes=(None, 0))(world, params)
+        worlds = _calibrate_runs(world, params)
         keys = jnp.stack([jax.random.key(job.config["seed"]) for job in jobs])
         _, batch = simulate_batch(
             worlds, params, keys, first.config["steps"], first.spec,
             chunk_steps=engine["chunk_steps"], progress=progress, world_batched=True,
         )
     return [_one_run(batch, r) for r in range(len(jobs))]
+
+
+_calibrate_runs = jax.jit(jax.vmap(calibrate_trade, in_axes=(None, 0)))  # one world, R parameter sets: R calibrated worlds
 
 
 def _one_run(batch: Trajectory, r: int) -> Trajectory:

@@ -258,11 +258,19 @@ def _assemble(first_metrics, first_snap, pieces, spec: RunSpec, batched: bool) -
     )
 
 
+@functools.partial(jax.jit, static_argnames=("spec", "batched"))
+def _initial_rows(world: World, *, spec: RunSpec, batched: bool):
+    """Row 0 of the history, the initial world's metrics and snapshot, as one compiled program
+    (run op by op, their few dozen operations would each be compiled on first use in a process)."""
+    if batched:
+        return jax.vmap(metrics)(world), jax.vmap(snapshot, in_axes=(0, None))(world, spec)
+    return metrics(world), snapshot(world, spec)
+
+
 def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
     sharded = sharding.check_mode(spec.sharding) == "states"
     runner = _run_chunk_batch if batched else _run_chunk
-    first_metrics = (jax.vmap(metrics) if batched else metrics)(world)
-    first_snap = (jax.vmap(snapshot, in_axes=(0, None)) if batched else snapshot)(world, spec)
+    first_metrics, first_snap = _initial_rows(world, spec=spec, batched=batched)
     if spec.guard != "off":  # numerical guard: inspect the initial world (row 0); stop: run under checkify
         first_metrics = guard.inspect_initial(world, first_metrics, spec.guard, batched)
         if spec.guard == "stop":

@@ -24,6 +24,7 @@ world per step.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -121,10 +122,14 @@ def inspect_step(world: World, metrics: dict[str, jax.Array], mode: str) -> dict
     return {**metrics, "finite": field < 0, "nonfinite_field": field, "nonfinite_index": index}
 
 
+@functools.partial(jax.jit, static_argnames="batched")
+def _locate_nonfinite(world: World, *, batched: bool):
+    return (jax.vmap(first_nonfinite) if batched else first_nonfinite)(world)
+
+
 def inspect_initial(world: World, metrics: dict[str, Any], mode: str, batched: bool) -> dict[str, Any]:
     """Before the run: ``stop`` raises on a non-finite initial world; ``flag`` adds row 0 of the flag metrics."""
-    locate = jax.vmap(first_nonfinite) if batched else first_nonfinite
-    field, index = jax.device_get(locate(world))
+    field, index = jax.device_get(_locate_nonfinite(world, batched=batched))
     if check_mode(mode) == "stop":
         bad = np.flatnonzero(np.ravel(field) >= 0)
         if bad.size:

@@ -50,8 +50,8 @@ def test_a_short_cut_that_differs_from_hydra_is_dropped(hydra_loader, monkeypatc
     fast = TemplateConfigLoader(loader)
     wrong = TemplateConfigLoader._derive
 
-    def off_by_one(template, parsed, values, master_config):
-        config = wrong(template, parsed, values, master_config)
+    def off_by_one(template, parsed, values, master_config, memo):
+        config = wrong(template, parsed, values, master_config, memo)
         config.steps = 4
         return config
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -20,6 +19,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from diplosim.app import Job, Simulated, completed_tables, prepare, simulate_jobs, simulated
 from diplosim.guard import NumericalError
+
+from ._records import run_job_sharing
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _log_plan(planned: list[Planned], groups: dict[str, list[Planned]]) -> None:
 
 
 def _plan(launcher, idx: int, overrides: list[str], scenarios: dict[str, Any]) -> Planned:
-    sweep_config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
+    sweep_config = launcher.hydra_context.config_loader.job_config(launcher.config, overrides)
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = idx
         sweep_config.hydra.job.num = idx
@@ -181,9 +182,10 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 def _run(launcher, p: Planned, result: Simulated | None) -> JobReturn:
-    """The job through Hydra's ``run_job`` and its own task; ``result``: its simulation, done."""
-    context = simulated({p.job.run_id: result}) if result is not None else contextlib.nullcontext()
-    with context:
+    """The job through Hydra's ``run_job`` and its own task; ``result``: its simulation, done (then
+    through ``run_job_sharing``, which writes the same and shares the sections its config shares
+    with its template)."""
+    if result is None:
         ret = run_job(
             hydra_context=launcher.hydra_context,
             task_function=launcher.task_function,
@@ -191,6 +193,11 @@ def _run(launcher, p: Planned, result: Simulated | None) -> JobReturn:
             job_dir_key="hydra.sweep.dir",
             job_subdir_key="hydra.sweep.subdir",
         )
+    else:
+        shared = {id(node): node for node in (p.config._get_node(key) for key in p.config.keys())
+                  if isinstance(node, DictConfig | ListConfig) and node._get_parent() is not p.config}
+        with simulated({p.job.run_id: result}):
+            ret = run_job_sharing(launcher.hydra_context, launcher.task_function, p.config, shared)
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return ret
 

@@ -1,0 +1,88 @@
+"""The batched launcher's cheap job configs and records: the same text as Hydra's, sections shared
+with the template only where nothing can tell."""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+from hydra import initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from diplosim.config import register_configs
+from hydra_plugins.diplosim_batched._records import to_yaml
+from hydra_plugins.diplosim_batched._templates import TemplateConfigLoader, shared_sections
+
+register_configs()
+
+
+@pytest.fixture(scope="module")
+def alaska():
+    """Hydra's loader and the master config of an Alaska sweep (the scenario's 1,500 nodes inline)."""
+    with initialize_config_module(config_module="diplosim.conf", version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("config", overrides=["seed=range(4)", "hydra/launcher=batched"],
+                                           run_mode=RunMode.MULTIRUN)
+        yield loader, master
+
+
+class Colour(enum.Enum):
+    RED = 1
+
+
+@pytest.mark.parametrize("data", [
+    {"a": "yes", "b": "1", "c": "1.5e3", "d": "off", "e": "Ünïcode — text", "f": None, "g": [1, "2", [True, "true"]]},
+    {"nested": {"empty": {}, "list": [], "value": "${interpolation}"}, "colour": Colour.RED, "x": 1e-7},
+    {"long": "a fairly long string " * 10, "multi": "line one\nline two"},
+])
+def test_to_yaml_is_omegaconfs_text(data):
+    cfg = OmegaConf.create({k: v for k, v in data.items() if k != "colour"})
+    if "colour" in data:
+        cfg.colour = data["colour"]
+    assert to_yaml(cfg) == OmegaConf.to_yaml(cfg)
+
+
+def test_to_yaml_of_composed_and_derived_configs(alaska):
+    loader, master = alaska
+    fast = TemplateConfigLoader(loader)
+    for seed in range(4):  # job 0: the template; 1: checked against Hydra; 2, 3: derived, sections shared
+        config = fast.load_sweep_config(master, [f"seed={seed}", "dynamics.trade_relax=0.3"])
+        assert to_yaml(config) == OmegaConf.to_yaml(config)
+        task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        assert to_yaml(task) == to_yaml(task) == OmegaConf.to_yaml(task)  # the second from the kept section text
+    assert OmegaConf.to_yaml(config.hydra.overrides.task) == "- seed=3\n- dynamics.trade_relax=0.3\n"
+
+
+def test_derived_jobs_share_untouched_sections_and_own_the_rest(alaska):
+    loader, master = alaska
+    fast = TemplateConfigLoader(loader)
+    jobs = [fast.load_sweep_config(master, [f"seed={s}", "scenario.states.1.reliability=0.9"]) for s in range(3)]
+    assert jobs[2].scenario.states[1].reliability == 0.9  # the overridden section is the job's own copy
+    assert jobs[2]._get_node("scenario") is not jobs[1]._get_node("scenario")
+    for s, job in enumerate(jobs):
+        assert job.seed == s
+        assert OmegaConf.to_container(job, resolve=False) == OmegaConf.to_container(
+            loader.load_sweep_config(master, [f"seed={s}", "scenario.states.1.reliability=0.9"]), resolve=False)
+    plain = [fast.load_sweep_config(master, [f"seed={s}"]) for s in range(4)]
+    assert plain[2]._get_node("scenario") is plain[3]._get_node("scenario")  # shared with the template
+    assert plain[3].scenario.states[1].reliability == 0.4  # Alaska's Russia, as composed
+
+
+def test_sections_with_interpolations_are_not_shared():
+    cfg = OmegaConf.create({"a": {"x": 1}, "b": {"y": "${a.x}"}, "c": [1, 2], "seed": 0})
+    memo = shared_sections(cfg, ["seed"])
+    assert set(memo) == {id(cfg._get_node("a")), id(cfg._get_node("c"))}
+    assert shared_sections(cfg, ["a.x"]) == {id(cfg._get_node("c")): cfg._get_node("c")}
+
+
+def test_the_launcher_gets_the_config_the_sweepers_check_derived(alaska):
+    loader, master = alaska
+    fast = TemplateConfigLoader(loader)
+    for s in range(3):
+        fast.load_sweep_config(master, [f"seed={s}"])
+    checked = fast.load_sweep_config(master, ["seed=3"])
+    assert fast.job_config(master, ["seed=3"]) is checked
+    again = fast.job_config(master, ["seed=3"])  # taken once: composed again after that
+    assert again is not checked and again.seed == 3
