@@ -8,8 +8,9 @@ that differ only in values the compiled program takes as arguments (``seed`` and
 group as ``simulate_batch`` calls of at most ``batch_size`` runs (a call is made up to a power of
 two runs with copies of its last, so that a few compiled programs serve every sweep).  Anything else that differs
 (the scenario, its sizes, ``steps``, mechanism switches, output sampling, engine settings) puts
-jobs into separate groups.  After each call it runs every job of the call through Hydra's
-``run_job`` with the job's own task, which finds its result already computed
+jobs into separate groups.  After each call it runs every job of the call through the steps of
+Hydra's ``run_job`` (``_records.run_job_sharing``: the same, without copying the sections a job
+shares with its template) with the job's own task, which finds its result already computed
 (``diplosim.app.simulated``): each job's directory, tables, plot, summary, ``.hydra/`` record and
 log are those the basic launcher writes, and a job is written as soon as its call is done.
 
@@ -17,8 +18,9 @@ Jobs are taken 256 at a time (or ``batch_size`` at a time, if larger), so that m
 bounded in sweeps of any size; each window is planned, simulated and written before the next.
 
 Every job's configuration is Hydra's, but composed from a template where a job differs from an
-earlier one only in plain values (``_templates.TemplateConfigLoader``): Hydra composes each job
-from scratch twice, about a second each with the Alaska scenario on a 2-core CPU.
+earlier one only in plain values (``_templates.TemplateConfigLoader``), sharing the template's
+sections that its overrides leave untouched: Hydra composes each job from scratch twice, about
+a second each with the Alaska scenario on a 2-core CPU.
 
 Jobs whose tables are already complete (a sweep started again) are not simulated again; a job
 with a configuration error is run first, so the sweep stops with its one-line error before
