@@ -7,8 +7,8 @@ launchers call it directly with a composed config.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -63,10 +63,12 @@ MACHINE_SETTINGS = (("engine", "compile_cache"), ("engine", "progress"))
 
 
 def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` without ``MACHINE_SETTINGS``: what the run id hashes and the tables record."""
-    recorded = copy.deepcopy(config)
+    """``config`` without ``MACHINE_SETTINGS``: what the run id hashes and the tables record (a new
+    dict; the sections it leaves alone are ``config``'s own)."""
+    recorded = dict(config)
     for section, key in MACHINE_SETTINGS:
-        recorded.get(section, {}).pop(key, None)
+        if isinstance(recorded.get(section), dict):
+            recorded[section] = {k: v for k, v in recorded[section].items() if k != key}
     return recorded
 
 
@@ -152,16 +154,14 @@ class Job:
     spec: Any  # diplosim.engine.RunSpec
     device: Any  # jax.Device
 
-    @property
+    @functools.cached_property
     def batch_key(self) -> str:
         """What jobs must share to run as one ``simulate_batch``: everything but the seed and the
         dynamics coefficients (dynamic arrays), and the settings that act after the simulation
         (where the tables go, whether a plot is drawn) or not on it (progress bar, compile cache)."""
-        shared = copy.deepcopy(self.recorded)
-        for key in ("seed", "dynamics"):
-            shared.pop(key, None)
-        for key in ("dir", "plot"):
-            shared.get("output", {}).pop(key, None)
+        shared = {key: value for key, value in self.recorded.items() if key not in ("seed", "dynamics")}
+        if isinstance(shared.get("output"), dict):
+            shared["output"] = {k: v for k, v in shared["output"].items() if k not in ("dir", "plot")}
         return json.dumps(shared, sort_keys=True, default=str)
 
 
@@ -256,22 +256,30 @@ class Simulated:
 
 
 _simulated: dict[str, Simulated] = {}
+_simulated_configs: dict[int, tuple[DictConfig, Simulated]] = {}
 
 
 @contextlib.contextmanager
-def simulated(results: dict[str, Simulated]):
+def simulated(results: dict[str, Simulated], config: DictConfig | None = None):
     """While open, ``run`` writes these results (by run id) instead of simulating those runs.
 
     The batched launcher simulates a group of jobs at once, then runs each job's ordinary Hydra
     task inside this context: the task's ``run`` finds its result here, so the tables, the plot,
-    the summary and the Hydra records are written exactly as for a job run alone.
+    the summary and the Hydra records are written exactly as for a job run alone.  ``config``:
+    the task's config object, given the (only) result; ``run`` called with that very object takes
+    the job's resolved config from the result instead of resolving it again.
     """
     _simulated.update(results)
+    if config is not None:
+        (result,) = results.values()
+        _simulated_configs[id(config)] = (config, result)
     try:
         yield
     finally:
         for run_id in results:
             _simulated.pop(run_id, None)
+        if config is not None:
+            _simulated_configs.pop(id(config), None)
 
 
 def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any] | None = None) -> RunResult:
@@ -283,8 +291,13 @@ def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any
     not recomputed.
     """
     started = time.perf_counter()
-    config = as_dict(cfg)
-    ready = _simulated.get(run_id_of(recorded_config(config))) if _simulated else None
+    known = _simulated_configs.get(id(cfg))
+    if known is not None and known[0] is cfg:  # the batched launcher's job: resolved when it was planned
+        ready = known[1]
+        config = ready.job.config
+    else:
+        config = as_dict(cfg)
+        ready = _simulated.get(run_id_of(recorded_config(config))) if _simulated else None
     job = ready.job if ready is not None else prepare(config)
     out_dir = Path(out_dir)
     finished = completed_tables(out_dir, job.run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -114,6 +115,9 @@ def _plan(launcher, idx: int, overrides: list[str], scenarios: dict[str, Any]) -
     return planned
 
 
+_resolved: dict[int, tuple[Any, Any]] = {}  # id(shared section) -> (the section, kept alive; its plain values)
+
+
 def _resolve(sweep_config: DictConfig) -> tuple[dict, Path]:
     """The job's task config, resolved as it will be inside ``run_job`` (Hydra's config of the job
     set, its output directory known), and the directory its tables go to."""
@@ -128,7 +132,14 @@ def _resolve(sweep_config: DictConfig) -> tuple[dict, Path]:
         if key == "hydra":
             continue
         value = sweep_config[key]
-        task[key] = OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
+        if not isinstance(value, DictConfig | ListConfig):
+            task[key] = value
+        elif value._get_parent() is not sweep_config:  # a section shared with the template (no interpolation)
+            if id(value) not in _resolved or _resolved[id(value)][0] is not value:
+                _resolved[id(value)] = (value, OmegaConf.to_container(value, resolve=True))
+            task[key] = copy.deepcopy(_resolved[id(value)][1])
+        else:
+            task[key] = OmegaConf.to_container(value, resolve=True)
     out_dir = task["output"]["dir"] or os.path.abspath(job_dir)
     return task, Path(out_dir)
 
@@ -196,8 +207,8 @@ def _run(launcher, p: Planned, result: Simulated | None) -> JobReturn:
     else:
         shared = {id(node): node for node in (p.config._get_node(key) for key in p.config.keys())
                   if isinstance(node, DictConfig | ListConfig) and node._get_parent() is not p.config}
-        with simulated({p.job.run_id: result}):
-            ret = run_job_sharing(launcher.hydra_context, launcher.task_function, p.config, shared)
+        ret = run_job_sharing(launcher.hydra_context, launcher.task_function, p.config, shared,
+                              around_task=lambda task_cfg: simulated({p.job.run_id: result}, config=task_cfg))
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return ret
 

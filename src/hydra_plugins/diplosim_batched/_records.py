@@ -9,7 +9,8 @@ set, the output directory, the job's log, ``.hydra/config.yaml``, ``hydra.yaml``
 differences that change nothing written:
 
 - the task's config shares the sections that the job's config shares with its template
-  (``_templates.shared_sections``) instead of copying them;
+  (``_templates.shared_sections``) instead of copying them, and Hydra's config of the job is the
+  one ``HydraConfig.set_config`` has just made for it, not a copy of it;
 - the records are written by ``to_yaml``: OmegaConf's own representation, emitted by libyaml,
   each section of the config separately, and a shared section's text kept for the next job.
   The text is OmegaConf.to_yaml's, byte for byte (tests/sweeps/test_records.py).
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -78,9 +81,11 @@ def _save(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None
         file.write(to_yaml(cfg) if isinstance(cfg, DictConfig) else OmegaConf.to_yaml(cfg))
 
 
-def run_job_sharing(hydra_context, task_function, config: DictConfig, memo: dict[int, Any]) -> JobReturn:
+def run_job_sharing(hydra_context, task_function, config: DictConfig, memo: dict[int, Any],
+                    around_task: Callable[[DictConfig], AbstractContextManager] = lambda task_cfg: nullcontext()) -> JobReturn:
     """``run_job(hydra_context, task_function, config, "hydra.sweep.dir", "hydra.sweep.subdir")``,
-    its task config sharing the nodes in ``memo`` (a ``copy.deepcopy`` memo)."""
+    its task config sharing the nodes in ``memo`` (a ``copy.deepcopy`` memo); the task runs inside
+    ``around_task(task_cfg)``."""
     callbacks = hydra_context.callbacks
     old_cwd = os.getcwd()
     orig_hydra_cfg = HydraConfig.instance().cfg
@@ -92,11 +97,13 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig, memo: dict
     chdir = None
     try:
         ret = JobReturn()
-        task_cfg = copy.deepcopy(config, memo)
+        # the hydra section is deleted from the copy at once: shared too, never copied
+        task_cfg = copy.deepcopy(config, {**memo, id(config._get_node("hydra")): config._get_node("hydra")})
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
         ret.cfg = task_cfg
-        hydra_cfg = copy.deepcopy(HydraConfig.instance().cfg)
+        # run_job copies Hydra's config of the job; set_config has just made it, and nothing else holds it
+        hydra_cfg = HydraConfig.instance().cfg
         ret.hydra_cfg = hydra_cfg
         ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
         Path(output_dir).mkdir(parents=True, exist_ok=True)
@@ -115,7 +122,8 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig, memo: dict
         with env_override(hydra_cfg.hydra.job.env_set):
             callbacks.on_job_start(config=config, task_function=task_function)
             try:
-                ret.return_value = task_function(task_cfg)
+                with around_task(task_cfg):
+                    ret.return_value = task_function(task_cfg)
                 ret.status = JobStatus.COMPLETED
             except Exception as e:  # noqa: BLE001 - as run_job: the failure is the job's return
                 ret.return_value = e
