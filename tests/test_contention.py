@@ -16,12 +16,12 @@ from diplosim.scenario import synthetic_scenario
 from diplosim.world import first_true
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.booleans(), min_size=1, max_size=300), st.integers(1, 70))
-def test_first_true_is_nonzero_with_a_size(bits, size):
-    mask = jnp.asarray(bits)
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.booleans(), min_size=0, max_size=300), st.integers(1, 70), st.sampled_from([1, 3, 8, 64, 1024]))
+def test_first_true_is_nonzero_with_a_size(bits, size, block):
+    mask = jnp.asarray(bits, bool)
     (expected,) = jnp.nonzero(mask, size=size, fill_value=len(bits))
-    got = first_true(mask, size, len(bits))
+    got = first_true(mask, size, len(bits), block=block)
     assert got.dtype == jnp.int32
     np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
 
