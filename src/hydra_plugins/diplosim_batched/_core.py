@@ -41,6 +41,7 @@ class Planned:
     config: DictConfig
     job: Job | None = None
     reason: str = ""  # "" (simulated in a group) | "complete" | "error" | "sharded"
+    job_dir: str | None = None  # the job's directory (hydra.sweep.dir/subdir), once worked out
 
 
 def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
@@ -97,7 +98,7 @@ def _plan(launcher, idx: int, overrides: list[str], scenarios: dict[str, Any]) -
     planned = Planned(idx, overrides, sweep_config)
     saved = HydraConfig.instance().cfg
     try:
-        task, out_dir = _resolve(sweep_config)
+        task, out_dir, planned.job_dir = _resolve(sweep_config)
         key = json.dumps([task["scenario"], task["engine"]["agreement_slots"]], sort_keys=True, default=str)
         job = prepare(task, scenario=scenarios.get(key))
         scenarios[key] = job.scenario
@@ -118,9 +119,9 @@ def _plan(launcher, idx: int, overrides: list[str], scenarios: dict[str, Any]) -
 _resolved: dict[int, tuple[Any, Any]] = {}  # id(shared section) -> (the section, kept alive; its plain values)
 
 
-def _resolve(sweep_config: DictConfig) -> tuple[dict, Path]:
+def _resolve(sweep_config: DictConfig) -> tuple[dict, Path, str]:
     """The job's task config, resolved as it will be inside ``run_job`` (Hydra's config of the job
-    set, its output directory known), and the directory its tables go to."""
+    set, its output directory known), the directory its tables go to and the job's directory."""
     HydraConfig.instance().set_config(sweep_config)
     job_dir = os.path.join(str(OmegaConf.select(sweep_config, "hydra.sweep.dir")),
                            str(OmegaConf.select(sweep_config, "hydra.sweep.subdir")))
@@ -141,7 +142,7 @@ def _resolve(sweep_config: DictConfig) -> tuple[dict, Path]:
         else:
             task[key] = OmegaConf.to_container(value, resolve=True)
     out_dir = task["output"]["dir"] or os.path.abspath(job_dir)
-    return task, Path(out_dir)
+    return task, Path(out_dir), job_dir
 
 
 # --- running the groups ----------------------------------------------------------------------------
@@ -208,7 +209,8 @@ def _run(launcher, p: Planned, result: Simulated | None) -> JobReturn:
         shared = {id(node): node for node in (p.config._get_node(key) for key in p.config.keys())
                   if isinstance(node, DictConfig | ListConfig) and node._get_parent() is not p.config}
         ret = run_job_sharing(launcher.hydra_context, launcher.task_function, p.config, shared,
-                              around_task=lambda task_cfg: simulated({p.job.run_id: result}, config=task_cfg))
+                              around_task=lambda task_cfg: simulated({p.job.run_id: result}, config=task_cfg),
+                              output_dir=p.job_dir)
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return ret
 

@@ -82,15 +82,18 @@ def _save(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None
 
 
 def run_job_sharing(hydra_context, task_function, config: DictConfig, memo: dict[int, Any],
-                    around_task: Callable[[DictConfig], AbstractContextManager] = lambda task_cfg: nullcontext()) -> JobReturn:
+                    around_task: Callable[[DictConfig], AbstractContextManager] = lambda task_cfg: nullcontext(),
+                    output_dir: str | None = None) -> JobReturn:
     """``run_job(hydra_context, task_function, config, "hydra.sweep.dir", "hydra.sweep.subdir")``,
     its task config sharing the nodes in ``memo`` (a ``copy.deepcopy`` memo); the task runs inside
-    ``around_task(task_cfg)``."""
+    ``around_task(task_cfg)``.  ``output_dir``: the job's directory, if already worked out (with
+    Hydra's config of the job set, as here) by the caller."""
     callbacks = hydra_context.callbacks
     old_cwd = os.getcwd()
     orig_hydra_cfg = HydraConfig.instance().cfg
-    HydraConfig.instance().set_config(config)
-    output_dir = os.path.join(str(OmegaConf.select(config, "hydra.sweep.dir")), str(OmegaConf.select(config, "hydra.sweep.subdir")))
+    if output_dir is None:
+        HydraConfig.instance().set_config(config)
+        output_dir = os.path.join(str(OmegaConf.select(config, "hydra.sweep.dir")), str(OmegaConf.select(config, "hydra.sweep.subdir")))
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = os.path.abspath(output_dir)
     HydraConfig.instance().set_config(config)
