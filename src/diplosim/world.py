@@ -245,11 +245,14 @@ def first_true(mask: jax.Array, size: int, fill_value: int, *, block: int = 1024
     benchmarks/results/profile_gpu.md), between two running counts over the whole array.  Here
     the mask is cut into blocks: one pass counts each block's True entries, a binary search over
     the blocks' running count finds the block holding the (j+1)-th one, and a running count
-    within that block alone finds the entry (2x faster than ``jnp.nonzero`` on a CPU too).
+    within that block alone finds the entry (3.6x faster than ``jnp.nonzero`` at 10^7 entries on
+    a CPU).  Blocks are at most ``n / size`` long, so that small worlds (vmapped by the thousand)
+    do no more work than ``n`` entries' worth.
     """
     n = mask.shape[0]
     if n == 0:
         return jnp.full(size, fill_value, INT)
+    block = max(1, min(block, n // size))  # the last search reads size x block entries: at most n
     blocks = -(-n // block)
     rows = jnp.pad(mask, (0, blocks * block - n)).reshape(blocks, block)
     per_block = rows.sum(axis=1, dtype=INT)
