@@ -149,3 +149,29 @@ def test_launcher_settings_are_checked_in_one_line(settings, message):
     with pytest.raises(ValueError) as caught:
         BatchedLauncher(**settings).setup(hydra_context=SimpleNamespace(config_loader=None), task_function=None, config=None)
     assert str(caught.value) == message
+
+
+def test_batched_launcher_writes_as_run_job_with_chdir_and_env_set(tmp_path, sweep_cache):
+    """The batched launcher writes its simulated jobs with run_job's steps (``_records``): with
+    ``hydra.job.chdir=true`` and an ``env_set`` the files, records and job logs are the basic
+    launcher's, and the process comes back to where it started."""
+    sweep = ("seed=0,1,2", "scenario=synthetic", "scenario.n_states=30", "steps=3", "output.plot=false",
+             "engine.progress=false", "hydra.job.chdir=true", "+hydra.job.env_set.DIPLOSIM_TEST_ENV=set")
+    logs = {}
+    for launcher in ("basic", "batched"):
+        work = tmp_path / launcher
+        work.mkdir()
+        done = run_diplosim("-m", f"hydra/launcher={launcher}", "hydra.sweep.dir=sweep", *sweep, cwd=work, compile_cache=sweep_cache)
+        assert done.code == 0, done.err
+        assert sorted(p.name for p in work.iterdir()) == ["sweep"]  # nothing written where it started
+        logs[launcher] = work / "sweep"
+    for i in range(3):
+        basic, batched = logs["basic"] / str(i), logs["batched"] / str(i)
+        assert _files(batched) == _files(basic)
+        for name in (".hydra/config.yaml", ".hydra/overrides.yaml"):
+            assert (batched / name).read_text() == (basic / name).read_text(), f"job {i} {name}"
+        mine, theirs = (yaml.safe_load((d / ".hydra/hydra.yaml").read_text())["hydra"]["job"] for d in (batched, basic))
+        assert mine == theirs and mine["env_set"] == {"DIPLOSIM_TEST_ENV": "set"} and mine["chdir"] is True
+        strip = lambda text: [line.split("]", 2)[-1] for line in text.splitlines()]  # noqa: E731  (timestamps)
+        (log_a,), (log_b,) = batched.glob("*.log"), basic.glob("*.log")
+        assert strip(log_a.read_text()) == strip(log_b.read_text()), f"job {i} log"
