@@ -8,22 +8,27 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import pytest
 
 from diplosim.mechanisms.metrics import bloc_cohesion
 from diplosim.scenario import synthetic_scenario
 from diplosim.world import first_true
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.booleans(), min_size=0, max_size=300), st.integers(1, 70), st.sampled_from([1, 3, 8, 64, 1024]))
-def test_first_true_is_nonzero_with_a_size(bits, size, block):
-    mask = jnp.asarray(bits, bool)
-    (expected,) = jnp.nonzero(mask, size=size, fill_value=len(bits))
-    got = first_true(mask, size, len(bits), block=block)
-    assert got.dtype == jnp.int32
-    np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+@pytest.mark.parametrize("length, size, block", [
+    (0, 3, 1024), (1, 1, 1024), (7, 3, 1), (7, 8, 2), (64, 64, 1024), (100, 4, 8), (300, 64, 3), (300, 5, 1024), (1000, 16, 16),
+])
+def test_first_true_is_nonzero_with_a_size(length, size, block):
+    """Every mask density (none, sparse, half, all True) at each shape: exactly ``jnp.nonzero``'s answer."""
+    ours = jax.jit(lambda m: first_true(m, size, length, block=block))
+    theirs = jax.jit(lambda m: jnp.nonzero(m, size=size, fill_value=length)[0])
+    rng = np.random.default_rng(length * 1000 + size)
+    for share in (0.0, 0.01, 0.1, 0.5, 0.9, 1.0):
+        for _ in range(3):
+            mask = jnp.asarray(rng.random(length) < share)
+            got = ours(mask)
+            assert got.dtype == jnp.int32
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(theirs(mask)), err_msg=f"share {share}")
 
 
 def _scatters(fn, *args) -> list[str]:
