@@ -134,7 +134,7 @@ def check_params(params: Params) -> None:
     """Raise ValueError naming the first coefficient outside its declared range."""
     for f in dataclasses.fields(Params):
         lo, hi = f.metadata["range"]
-        value = jnp.asarray(getattr(params, f.name))
+        value = np.asarray(getattr(params, f.name))  # on the host: no device operation per coefficient
         if (lo is not None and bool((value < lo).any())) or (hi is not None and bool((value > hi).any())):
             raise ValueError(
                 f"dynamics.{f.name} = {value.tolist()} is outside [{lo}, {hi if hi is not None else 'inf'}]: {f.metadata['doc']}"
