@@ -43,7 +43,7 @@ import statistics
 import time
 from pathlib import Path
 
-from suite import RESULTS, _common, markdown_table
+from suite import RESULTS, _common, write_markdown
 
 COLUMNS = [
     "date", "machine", "jax", "backend", "reference", "world", "states", "dyads", "jax_steps", "reference_steps",
@@ -139,7 +139,7 @@ def write(rows: list[dict]) -> Path:
         writer = csv.DictWriter(f, COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(table)
-    lines = [
+    write_markdown(RESULTS / "engines.md", [
         "# Engine benchmark: the JAX core against the reference engine", "",
         "Written by `benchmarks/engines.py` (see its docstring for each column). Both engines run the full "
         "model (every mechanism, default coefficients) from the same world and keys, in one process. "
@@ -150,9 +150,7 @@ def write(rows: list[dict]) -> Path:
         "over flat lists per mechanism). "
         "`load`: the 1-minute load average while the world was measured (the higher of before and after); "
         "on a shared machine other work slows both engines.", "",
-    ]
-    lines += markdown_table(COLUMNS, table)
-    (RESULTS / "engines.md").write_text("\n".join(lines) + "\n")
+    ], COLUMNS, table)
     return path
 
 

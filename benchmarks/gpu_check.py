@@ -24,7 +24,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from suite import markdown_table
+from suite import write_markdown
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "world", "steps", "variable", "max_rel_diff", "where"]
@@ -86,9 +86,9 @@ def main() -> None:
         writer = csv.DictWriter(f, COLUMNS)
         writer.writeheader()
         writer.writerows(out)
-    lines = ["# GPU against CPU", "", "Written by `benchmarks/gpu_check.py` (its docstring says what to expect).", ""]
-    lines += markdown_table(COLUMNS, out)
-    (RESULTS / "gpu_check.md").write_text("\n".join(lines) + "\n")
+    write_markdown(RESULTS / "gpu_check.md",
+                   ["# GPU against CPU", "", "Written by `benchmarks/gpu_check.py` (its docstring says what to expect).", ""],
+                   COLUMNS, out)
     print(f"wrote {RESULTS / 'gpu_check.md'}")
 
 

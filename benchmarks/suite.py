@@ -174,27 +174,34 @@ def markdown_table(columns: list[str], rows: list[dict]) -> list[str]:
     return lines + ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
 
 
+def append_rows(path: Path, columns: list[str], rows: list[dict]) -> list[dict]:
+    """Append ``rows`` to the CSV at ``path`` (its header first if it is new); every row it now holds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        if new:
+            writer.writeheader()
+        writer.writerows({c: row.get(c, "") for c in columns} for row in rows)
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def write_markdown(path: Path, intro: list[str], columns: list[str], rows: list[dict]) -> None:
+    """``path``: the ``intro`` lines, then the table of ``rows``."""
+    path.write_text("\n".join(intro + markdown_table(columns, rows)) + "\n")
+
+
 def write(rows: list[dict]) -> Path:
     """Append ``rows`` to ``suite.csv`` and rewrite ``suite.md`` from it (called after every row, so a
     run stopped part-way keeps what it measured)."""
-    RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "suite.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-    with path.open() as f:
-        table = list(csv.DictReader(f))
-    lines = [
+    write_markdown(RESULTS / "suite.md", [
         "# Benchmark suite results", "",
         "Written by `benchmarks/suite.py` (see its docstring for what each column means). "
         "`step` rows: synthetic worlds, about 10 directed dyads per state, full model. "
         "`batch` rows: `simulate_batch` on the Alaska scenario.", "",
-    ]
-    lines += markdown_table(COLUMNS, table)
-    (RESULTS / "suite.md").write_text("\n".join(lines) + "\n")
+    ], COLUMNS, append_rows(path, COLUMNS, rows))
     return path
 
 

@@ -30,7 +30,6 @@ rewritten from it, with the machine, the JAX version and backend, and the date o
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import os
 import re
@@ -41,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, markdown_table  # noqa: E402  (machine, JAX version and backend, date)
+from suite import _common, append_rows, write_markdown  # noqa: E402  (machine, JAX version and backend, date)
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
@@ -147,17 +146,8 @@ def main() -> None:
 
 
 def write(rows: list[dict], results: Path = RESULTS) -> Path:
-    results.mkdir(parents=True, exist_ok=True)
     path = results / "sweep.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows({c: row.get(c, "") for c in COLUMNS} for row in rows)
-    with path.open() as f:
-        table = list(csv.DictReader(f))
-    lines = [
+    write_markdown(results / "sweep.md", [
         "# Sweep launcher benchmark", "",
         "Written by `benchmarks/sweep.py` (its docstring says what each column means). The Alaska scenario, "
         f"`seed=range(64)` x `{COEFFICIENT}={','.join(VALUES)}` (256 jobs), default steps, `output.plot=false`, "
@@ -167,11 +157,8 @@ def write(rows: list[dict], results: Path = RESULTS) -> Path:
         "linearly from the two subsets (the per-job time is constant), not measured.", "",
         "On a CPU the Alaska simulation is a small part of a job: compare `simulate_s` (every run of the batched "
         "sweep) with `compose_s` and `write_s`, the per-job Hydra work both launchers do (composing the job's "
-        "configuration, which holds the whole scenario; `run_job`'s copies of it and its `.hydra/` records; the "
-        "job's tables).", "",
-    ]
-    lines += markdown_table(COLUMNS, table)
-    (results / "sweep.md").write_text("\n".join(lines) + "\n")
+        "configuration, which holds the whole scenario; its `.hydra/` records; the job's tables).", "",
+    ], COLUMNS, append_rows(path, COLUMNS, rows))
     return path
 
 
