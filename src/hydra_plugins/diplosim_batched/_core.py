@@ -22,6 +22,7 @@ from diplosim.app import Job, Simulated, completed_tables, prepare, simulate_job
 from diplosim.guard import NumericalError
 
 from ._records import run_job_sharing
+from ._templates import is_shared, once_per_section
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +136,8 @@ def _resolve(sweep_config: DictConfig) -> tuple[dict, Path, str]:
         value = sweep_config[key]
         if not isinstance(value, DictConfig | ListConfig):
             task[key] = value
-        elif value._get_parent() is not sweep_config:  # a section shared with the template (no interpolation)
-            if id(value) not in _resolved or _resolved[id(value)][0] is not value:
-                _resolved[id(value)] = (value, OmegaConf.to_container(value, resolve=True))
-            task[key] = copy.deepcopy(_resolved[id(value)][1])
+        elif is_shared(sweep_config, value):  # with the template, and without interpolations: resolved once
+            task[key] = copy.deepcopy(once_per_section(_resolved, value, lambda v: OmegaConf.to_container(v, resolve=True)))
         else:
             task[key] = OmegaConf.to_container(value, resolve=True)
     out_dir = task["output"]["dir"] or os.path.abspath(job_dir)
@@ -206,9 +205,7 @@ def _run(launcher, p: Planned, result: Simulated | None) -> JobReturn:
             job_subdir_key="hydra.sweep.subdir",
         )
     else:
-        shared = {id(node): node for node in (p.config._get_node(key) for key in p.config.keys())
-                  if isinstance(node, DictConfig | ListConfig) and node._get_parent() is not p.config}
-        ret = run_job_sharing(launcher.hydra_context, launcher.task_function, p.config, shared,
+        ret = run_job_sharing(launcher.hydra_context, launcher.task_function, p.config,
                               around_task=lambda task_cfg: simulated({p.job.run_id: result}, config=task_cfg),
                               output_dir=p.job_dir)
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)

@@ -32,6 +32,8 @@ from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, c
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from omegaconf._utils import OmegaConfDumper
 
+from ._templates import is_shared, once_per_section, shared_in
+
 _Base = getattr(yaml, "CDumper", None)
 
 
@@ -64,14 +66,8 @@ def to_yaml(cfg: DictConfig | ListConfig) -> str:
     parts = []
     for key in cfg.keys():
         node = cfg._get_node(key)
-        shared = isinstance(node, DictConfig | ListConfig) and node._get_parent() is not cfg
-        if shared and id(node) in _section_text and _section_text[id(node)][0] is node:
-            parts.append(_section_text[id(node)][1])
-            continue
-        text = _dump({key: _plain(node)})
-        if shared:
-            _section_text[id(node)] = (node, text)
-        parts.append(text)
+        section = lambda node, key=key: _dump({key: _plain(node)})  # noqa: E731
+        parts.append(once_per_section(_section_text, node, section) if is_shared(cfg, node) else section(node))
     return "".join(parts)
 
 
@@ -81,11 +77,11 @@ def _save(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None
         file.write(to_yaml(cfg) if isinstance(cfg, DictConfig) else OmegaConf.to_yaml(cfg))
 
 
-def run_job_sharing(hydra_context, task_function, config: DictConfig, memo: dict[int, Any],
+def run_job_sharing(hydra_context, task_function, config: DictConfig,
                     around_task: Callable[[DictConfig], AbstractContextManager] = lambda task_cfg: nullcontext(),
                     output_dir: str | None = None) -> JobReturn:
     """``run_job(hydra_context, task_function, config, "hydra.sweep.dir", "hydra.sweep.subdir")``,
-    its task config sharing the nodes in ``memo`` (a ``copy.deepcopy`` memo); the task runs inside
+    its task config sharing the sections ``config`` shares with its template; the task runs inside
     ``around_task(task_cfg)``.  ``output_dir``: the job's directory, if already worked out (with
     Hydra's config of the job set, as here) by the caller."""
     callbacks = hydra_context.callbacks
@@ -101,7 +97,7 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig, memo: dict
     try:
         ret = JobReturn()
         # the hydra section is deleted from the copy at once: shared too, never copied
-        task_cfg = copy.deepcopy(config, {**memo, id(config._get_node("hydra")): config._get_node("hydra")})
+        task_cfg = copy.deepcopy(config, {**shared_in(config), id(config._get_node("hydra")): config._get_node("hydra")})
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
         ret.cfg = task_cfg

@@ -163,6 +163,27 @@ def shared_sections(config: DictConfig, keys: list[str]) -> dict[int, Any]:
     return memo
 
 
+def is_shared(config: DictConfig, section: Any) -> bool:
+    """Whether ``section``, a top-level node of ``config``, is one it shares with its template
+    (``shared_sections``): a shared node keeps the template as its parent."""
+    return isinstance(section, DictConfig | ListConfig) and section._get_parent() is not config
+
+
+def shared_in(config: DictConfig) -> dict[int, Any]:
+    """The sections ``config`` shares with its template, as a ``copy.deepcopy`` memo: a copy of
+    ``config`` made with it shares them too."""
+    return {id(node): node for node in (config._get_node(key) for key in config.keys()) if is_shared(config, node)}
+
+
+def once_per_section(cache: dict[int, tuple[Any, Any]], section: Any, compute) -> Any:
+    """``compute(section)``, computed once per shared section (shared sections are never written);
+    ``cache`` holds each section with its value, so that its id is not reused."""
+    held = cache.get(id(section))
+    if held is None or held[0] is not section:
+        held = cache[id(section)] = (section, compute(section))
+    return held[1]
+
+
 def _interpolates(node: Any) -> bool:
     if isinstance(node, DictConfig):
         return node._is_interpolation() or any(_interpolates(node._get_node(k)) for k in node.keys())
