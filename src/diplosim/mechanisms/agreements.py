@@ -30,6 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from diplosim import draws
 from diplosim.params import Params
 from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, CHANNELS, World, lookup_dyads, replace, reverse_of
 
@@ -145,10 +146,10 @@ def agreements(world: World, params: Params, key: jax.Array) -> World:
     breaks_factor = jnp.where(proxy, params.proxy_violation_factor, 1.0)
     k_a, k_b, k_detect_a, k_detect_b = jax.random.split(key, 4)
     slots = a.status.shape
-    breaks_a = jax.random.uniform(k_a, slots) < params.violation_rate * (1 - s.reliability[a.party_a]) * breaks_factor
-    breaks_b = jax.random.uniform(k_b, slots) < params.violation_rate * (1 - s.reliability[a.party_b]) * breaks_factor
-    caught_a = live & breaks_a & (jax.random.uniform(k_detect_a, slots) < a.verification)
-    caught_b = live & breaks_b & (jax.random.uniform(k_detect_b, slots) < a.verification)
+    breaks_a = draws.uniform(k_a, slots) < params.violation_rate * (1 - s.reliability[a.party_a]) * breaks_factor
+    breaks_b = draws.uniform(k_b, slots) < params.violation_rate * (1 - s.reliability[a.party_b]) * breaks_factor
+    caught_a = live & breaks_a & (draws.uniform(k_detect_a, slots) < a.verification)
+    caught_b = live & breaks_b & (draws.uniform(k_detect_b, slots) < a.verification)
     complied = live & ~caught_a & ~caught_b
 
     # beliefs: b -> a is b's belief about a (dyad ba), a -> b is a's belief about b (dyad ab)

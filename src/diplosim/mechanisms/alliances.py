@@ -17,25 +17,22 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import World, dyad_position_distance, replace, reverse_of, segment_sum_dst, trust_mean
+from diplosim.world import World, dst_bloc_bins, dyad_position_distance, materialise, replace, reverse_of, trust_mean
 
 
 def bloc_threat(world: World, n_blocs: int) -> list[jax.Array]:
     """Mean hostility each state receives from each bloc: B arrays f32[N] in [0, 1].
 
-    One sorted segment sum over dst per bloc (B is small; [E, B] arrays are
-    much slower on a CPU than B passes over [E]).
+    One scatter of every dyad into the B x N (sending bloc, receiver) bins for the totals and
+    one for the counts, rather than a segment sum per bloc (``world.dst_bloc_bins``).
     """
-    d, s = world.dyads, world.states
+    d = world.dyads
+    bins = dst_bloc_bins(world.replace(n_blocs=n_blocs))
     hostility = jnp.maximum(d.tension, d.sanction)
-    from_bloc = s.bloc[d.src]
-    threats = []
-    for b in range(n_blocs):
-        mine = from_bloc == b
-        total = segment_sum_dst(jnp.where(mine, hostility, 0.0), d, world.n_states)
-        count = segment_sum_dst(mine.astype(hostility.dtype), d, world.n_states)
-        threats.append(total / jnp.maximum(count, 1.0))
-    return threats
+    total = jax.ops.segment_sum(hostility, bins, world.n_states * n_blocs)
+    count = jax.ops.segment_sum(jnp.ones_like(hostility), bins, world.n_states * n_blocs)
+    threat = materialise(total / jnp.maximum(count, 1.0)).reshape(n_blocs, world.n_states)
+    return [threat[b] for b in range(n_blocs)]
 
 
 def shared_threat(world: World, n_blocs: int) -> jax.Array:

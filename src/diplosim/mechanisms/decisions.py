@@ -31,6 +31,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from diplosim import draws
 from diplosim.mechanisms.agreements import KIND, Candidates, pair_mask, parties_to, sign
 from diplosim.params import Params
 from diplosim.world import World, first_true, replace, reverse_of
@@ -79,7 +80,7 @@ def default_actions(world: World, params: Params, key: jax.Array) -> Actions:
     weary = (s.approval[d.src] < params.ceasefire_approval) | (share < params.ceasefire_power_share)
     propose = (d.conflict > CONFLICT_LEVEL) & weary
     chance = params.signal_rate * jnp.maximum(d.tension - params.signal_threshold, 0.0)
-    signal = jax.random.uniform(key, d.tension.shape) < chance
+    signal = draws.uniform(key, d.tension.shape) < chance
     return Actions(sanction=sanction, secondary=secondary, dispatch=dispatch, propose_ceasefire=propose, signal=signal)
 
 

@@ -23,9 +23,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from diplosim import draws
 from diplosim.mechanisms.agreements import parties_to
 from diplosim.params import Params
-from diplosim.world import World, dyad_position_distance, replace, reverse_of, segment_sum_dst, trust_mean
+from diplosim.world import (
+    World,
+    dst_bloc_bins,
+    dyad_position_distance,
+    replace,
+    reverse_of,
+    segment_sum_dst,
+    trust_mean,
+)
 
 
 def ceasefire_cap(world: World, params: Params) -> jax.Array:
@@ -37,13 +46,9 @@ def ceasefire_cap(world: World, params: Params) -> jax.Array:
 
 def conflict_with_own_bloc(world: World) -> jax.Array:
     """For each dyad i->j, the highest conflict between j and any member of i's bloc: f32[E] in [0, 1]."""
-    d = world.dyads
-    bloc_of = world.states.bloc[d.src]
-    result = jnp.zeros_like(d.conflict)
-    for b in range(world.n_blocs):  # one sorted segment max per bloc: B passes over [E]
-        worst = jax.ops.segment_max(jnp.where(bloc_of == b, d.conflict, 0.0), d.dst, world.n_states, indices_are_sorted=True)
-        result = jnp.where(bloc_of == b, jnp.maximum(worst, 0.0)[d.dst], result)
-    return result
+    bins = dst_bloc_bins(world)  # (bloc of i, j): one scatter-max over every dyad, read back per dyad
+    worst = jax.ops.segment_max(world.dyads.conflict, bins, world.n_states * world.n_blocs)
+    return worst[bins]  # the dyad's own bin holds at least its own conflict (>= 0)
 
 
 def tension_drive(world: World, params: Params) -> jax.Array:
@@ -64,7 +69,7 @@ def tension_drive(world: World, params: Params) -> jax.Array:
 def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
     """Relax tension toward its drive, plus incidents; escalate or calm conflict; apply ceasefire caps."""
     d, s = world.dyads, world.states
-    incidents = params.tension_noise * jax.random.normal(key, d.tension.shape, d.tension.dtype)
+    incidents = params.tension_noise * draws.normal(key, d.tension.shape, d.tension.dtype)
     tension = (d.tension + params.tension_relax * (tension_drive(world, params) - d.tension) + incidents).clip(0.0, 1.0)
     power_i, power_j = s.power[d.src], s.power[d.dst]
     allied_j = segment_sum_dst(d.alliance * s.power[d.src], d, world.n_states)[d.dst]
