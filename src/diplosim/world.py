@@ -194,16 +194,20 @@ def materialise(values: jax.Array) -> jax.Array:
 
     XLA on a CPU fuses the computation of an array into a gather that reads it
     (``x[reverse]``), recomputing the whole producer at every gathered index:
-    measured 10x slower on a 10^6-dyad world.  A one-element in-place update
-    is not fusible, so the producer is computed once.  It takes two updates:
-    XLA's simplifier deletes one that writes back the array's own first
-    element (and a CPU build drops ``optimization_barrier`` before fusion),
-    so the first element is overwritten with zero, then restored.
+    measured 10x slower on a 10^6-dyad world.  A scatter is never fused with its
+    operand's producer, so a one-element scatter (row 0 written back onto itself, in
+    place) makes the producer its own loop, computed once.
+
+    Not ``dynamic_update_slice``, which this did before: XLA fuses the producer into a
+    DUS and emits the fusion as a scalar loop, 5x slower than the producer alone when it
+    computes (the tension update with its threefry hash: 200 ms against 37 ms for 10^7
+    dyads); and a DUS writing back the array's own first element is deleted by XLA's
+    simplifier (as is ``optimization_barrier``, on a CPU, before fusion).
     """
     if values.ndim == 0 or values.shape[0] == 0:
         return values
-    start, first = (0,) * values.ndim, values[:1]
-    return jax.lax.dynamic_update_slice(jax.lax.dynamic_update_slice(values, jnp.zeros_like(first), start), first, start)
+    rows = jnp.array([0, values.shape[0] - 1], INT)
+    return values.at[rows].set(values[rows], unique_indices=values.shape[0] > 1, indices_are_sorted=True)
 
 
 def reverse_of(values: jax.Array, dyads: Dyads) -> jax.Array:
@@ -240,7 +244,9 @@ def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
         weighted_i = weighted_i + salience[dyads.src] * gap
         weighted_j = weighted_j + salience[dyads.dst] * gap
     total = states.salience.sum(axis=1) + 1e-6
-    return 0.5 * (weighted_i / total[dyads.src] + weighted_j / total[dyads.dst])
+    # into memory: tension and alliances both read it (XLA merges the two identical calls);
+    # left fusible, its gathers would be recomputed inside each reader
+    return materialise(0.5 * (weighted_i / total[dyads.src] + weighted_j / total[dyads.dst]))
 
 
 FLOAT = jnp.float32

@@ -30,6 +30,7 @@ from diplosim.world import (
     World,
     dst_bloc_bins,
     dyad_position_distance,
+    materialise,
     replace,
     reverse_of,
     segment_sum_dst,
@@ -70,7 +71,7 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
     """Relax tension toward its drive, plus incidents; escalate or calm conflict; apply ceasefire caps."""
     d, s = world.dyads, world.states
     incidents = params.tension_noise * draws.normal(key, d.tension.shape, d.tension.dtype)
-    tension = (d.tension + params.tension_relax * (tension_drive(world, params) - d.tension) + incidents).clip(0.0, 1.0)
+    tension = materialise((d.tension + params.tension_relax * (tension_drive(world, params) - d.tension) + incidents).clip(0.0, 1.0))
     power_i, power_j = s.power[d.src], s.power[d.dst]
     allied_j = segment_sum_dst(d.alliance * s.power[d.src], d, world.n_states)[d.dst]
     strength = jnp.maximum(2.0 * power_i / (power_i + power_j + allied_j + 1e-9) - 1.0, 0.0)
