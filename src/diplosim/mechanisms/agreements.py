@@ -169,10 +169,15 @@ def agreements(world: World, params: Params, key: jax.Array) -> World:
     broke_ceasefire = (a.kind == KIND["ceasefire"]) & live
     breaker = jnp.zeros(n, bool).at[jnp.where(caught_a & broke_ceasefire, a.party_a, n)].set(True, mode="drop")
     breaker = breaker.at[jnp.where(caught_b & broke_ceasefire, a.party_b, n)].set(True, mode="drop")
-    hot = (d.tension > params.conflict_threshold) | (reverse_of(d.tension, d) > params.conflict_threshold)
-    at_war_before = (s.conflict_baseline[d.src] > 0) & (s.conflict_baseline[d.dst] > 0)
-    relapse = (breaker[d.src] | breaker[d.dst]) & hot & at_war_before
-    conflict = jnp.where(relapse, jnp.maximum(d.conflict, params.violation_relapse), d.conflict)
+
+    def relapse(conflict: jax.Array) -> jax.Array:
+        hot = (d.tension > params.conflict_threshold) | (reverse_of(d.tension, d) > params.conflict_threshold)
+        at_war_before = (s.conflict_baseline[d.src] > 0) & (s.conflict_baseline[d.dst] > 0)
+        flares = (breaker[d.src] | breaker[d.dst]) & hot & at_war_before
+        return jnp.where(flares, jnp.maximum(conflict, params.violation_relapse), conflict)
+
+    # a pass over every dyad only in the steps where a ceasefire is broken (vmapped: both, selected)
+    conflict = jax.lax.cond(breaker.any(), relapse, lambda conflict: conflict, d.conflict)
 
     # effects of agreements still in force
     relief = live_pair & ~caught & (a.kind == KIND["sanctions_relief"])
