@@ -17,7 +17,7 @@ import numpy as np
 from diplosim.mechanisms.tension import tension_and_conflict
 from diplosim.params import params_from
 from diplosim.scenario import synthetic_scenario
-from diplosim.world import materialise
+from diplosim.world import materialise, take
 
 CHEAP = {"parameter", "constant", "bitcast", "broadcast", "slice", "reshape", "dynamic-update-slice", "convert", "iota"}
 
@@ -71,3 +71,11 @@ def test_tension_gathers_read_computed_arrays():
 def test_materialise_leaves_values_unchanged():
     for values in (jnp.arange(5.0), jnp.array([True, False]), jnp.arange(6, dtype=jnp.int32).reshape(3, 2), jnp.zeros(0)):
         np.testing.assert_array_equal(jax.jit(materialise)(values), values)
+
+
+def test_take_is_indexing_without_the_negative_index_map():
+    values = jnp.arange(12.0).reshape(6, 2)
+    index = jnp.array([5, 0, 3, 3], jnp.int32)
+    np.testing.assert_array_equal(take(values, index), values[index])
+    jaxpr = str(jax.make_jaxpr(take)(values, index))
+    assert "select_n" not in jaxpr and "lt " not in jaxpr  # no index + n where index < 0

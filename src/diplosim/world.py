@@ -210,9 +210,20 @@ def materialise(values: jax.Array) -> jax.Array:
     return values.at[rows].set(values[rows], unique_indices=values.shape[0] > 1, indices_are_sorted=True)
 
 
+def take(values: jax.Array, index: jax.Array) -> jax.Array:
+    """``values[index]`` along the first axis, for an ``index`` known to be in bounds.
+
+    ``values[index]`` first maps negative indices (``index + n`` where ``index < 0``), and XLA
+    hoists that out of the scan as one more copy of the index array per use, so that two
+    identical gathers no longer look identical and are not merged.  ``take`` gathers at
+    ``index`` itself.
+    """
+    return jnp.take(values, index, axis=0, mode="clip")
+
+
 def reverse_of(values: jax.Array, dyads: Dyads) -> jax.Array:
     """The value of the reverse dyad j->i for each dyad i->j: f32[E]."""
-    return materialise(values)[dyads.reverse]
+    return take(materialise(values), dyads.reverse)
 
 
 def dst_bloc_bins(world: World) -> jax.Array:
@@ -224,6 +235,11 @@ def dst_bloc_bins(world: World) -> jax.Array:
     """
     d = world.dyads
     return world.states.bloc[d.src] * world.n_states + d.dst
+
+
+def mutual_sanction(dyads: Dyads) -> jax.Array:
+    """The higher of the sanctions i and j impose on each other, max(s_ij, s_ji): f32[E] in [0, 1]."""
+    return materialise(jnp.maximum(dyads.sanction, take(dyads.sanction, dyads.reverse)))
 
 
 def segment_sum_src(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array:

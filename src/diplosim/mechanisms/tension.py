@@ -31,6 +31,7 @@ from diplosim.world import (
     dst_bloc_bins,
     dyad_position_distance,
     materialise,
+    mutual_sanction,
     replace,
     reverse_of,
     segment_sum_dst,
@@ -57,7 +58,7 @@ def tension_drive(world: World, params: Params) -> jax.Array:
     d = world.dyads
     drive = (
         params.tension_base
-        + params.tension_sanction * jnp.maximum(d.sanction, reverse_of(d.sanction, d))
+        + params.tension_sanction * mutual_sanction(d)
         + params.tension_conflict * d.conflict
         + params.tension_bloc_conflict * conflict_with_own_bloc(world)
         + params.tension_distance * dyad_position_distance(world.states, d)

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import World, materialise, replace, reverse_of, segment_sum_dst
+from diplosim.world import World, materialise, mutual_sanction, replace, segment_sum_dst
 
 _TINY = 1e-9
 
@@ -35,7 +35,7 @@ _TINY = 1e-9
 def friction(world: World, params: Params) -> jax.Array:
     """Share of trade potential that gets through each dyad: f32[E] in [0, 1]."""
     d = world.dyads
-    sanction = jnp.maximum(d.sanction, reverse_of(d.sanction, d))
+    sanction = mutual_sanction(d)
     return (
         (1.0 - params.sanction_trade_damping * sanction)
         * (1.0 - params.conflict_trade_damping * d.conflict)
