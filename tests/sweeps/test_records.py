@@ -77,6 +77,31 @@ def test_sections_with_interpolations_are_not_shared():
     assert shared_sections(cfg, ["a.x"]) == {id(cfg._get_node("c")): cfg._get_node("c")}
 
 
+def test_hydra_sections_written_per_job_or_interpolating_are_not_shared():
+    cfg = OmegaConf.create({"seed": 0, "hydra": {
+        "job": {"id": 0}, "runtime": {"output_dir": "x"}, "overrides": {"task": []}, "help": {"text": "t"},
+        "job_logging": {"file": "${hydra.runtime.output_dir}/log"}, "launcher": {"n_jobs": 2}, "verbose": False}})
+    hydra = cfg._get_node("hydra")
+    assert set(shared_sections(cfg, ["seed"])) == {id(hydra._get_node("help")), id(hydra._get_node("launcher"))}
+    assert set(shared_sections(cfg, ["seed", "hydra.launcher.n_jobs"])) == {id(hydra._get_node("help"))}
+
+
+def test_hydra_config_of_a_job_is_its_own_section_not_a_copy():
+    from hydra.core.hydra_config import HydraConfig
+
+    from hydra_plugins.diplosim_batched._templates import set_hydra_config
+
+    cfg = OmegaConf.create({"seed": 3, "out": "${hydra:runtime.output_dir}/t", "hydra": {"runtime": {"output_dir": "/o"}}})
+    saved = HydraConfig.instance().cfg
+    try:
+        set_hydra_config(cfg)
+        assert HydraConfig.get() is cfg._get_node("hydra") and cfg._get_node("hydra")._get_parent() is cfg
+        assert cfg.out == "/o/t"  # the hydra resolver reads the job's section
+        assert OmegaConf.is_readonly(cfg.hydra)
+    finally:
+        HydraConfig.instance().cfg = saved
+
+
 def test_the_launcher_gets_the_config_the_sweepers_check_derived(alaska):
     loader, master = alaska
     fast = TemplateConfigLoader(loader)

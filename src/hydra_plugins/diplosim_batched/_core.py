@@ -22,7 +22,7 @@ from diplosim.app import Job, Simulated, completed_tables, prepare, simulate_job
 from diplosim.guard import NumericalError
 
 from ._records import run_job_sharing
-from ._templates import is_shared, once_per_section
+from ._templates import is_shared, once_per_section, set_hydra_config
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,12 @@ _resolved: dict[int, tuple[Any, Any]] = {}  # id(shared section) -> (the section
 def _resolve(sweep_config: DictConfig) -> tuple[dict, Path, str]:
     """The job's task config, resolved as it will be inside ``run_job`` (Hydra's config of the job
     set, its output directory known), the directory its tables go to and the job's directory."""
-    HydraConfig.instance().set_config(sweep_config)
+    set_hydra_config(sweep_config)
     job_dir = os.path.join(str(OmegaConf.select(sweep_config, "hydra.sweep.dir")),
                            str(OmegaConf.select(sweep_config, "hydra.sweep.subdir")))
     with read_write(sweep_config.hydra.runtime), open_dict(sweep_config.hydra.runtime):
         sweep_config.hydra.runtime.output_dir = os.path.abspath(job_dir)
-    HydraConfig.instance().set_config(sweep_config)
+    set_hydra_config(sweep_config)
     task = {}
     for key in sweep_config:
         if key == "hydra":

@@ -32,7 +32,7 @@ from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, c
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from omegaconf._utils import OmegaConfDumper
 
-from ._templates import is_shared, once_per_section, shared_in
+from ._templates import is_shared, once_per_section, set_hydra_config, shared_in
 
 _Base = getattr(yaml, "CDumper", None)
 
@@ -67,7 +67,8 @@ def to_yaml(cfg: DictConfig | ListConfig) -> str:
     for key in cfg.keys():
         node = cfg._get_node(key)
         section = lambda node, key=key: _dump({key: _plain(node)})  # noqa: E731
-        parts.append(once_per_section(_section_text, node, section) if is_shared(cfg, node) else section(node))
+        shared = is_shared(cfg, node) and key != "hydra"  # Hydra's config (hydra.yaml) is the job's own
+        parts.append(once_per_section(_section_text, node, section) if shared else section(node))
     return "".join(parts)
 
 
@@ -88,11 +89,11 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig,
     old_cwd = os.getcwd()
     orig_hydra_cfg = HydraConfig.instance().cfg
     if output_dir is None:
-        HydraConfig.instance().set_config(config)
+        set_hydra_config(config)
         output_dir = os.path.join(str(OmegaConf.select(config, "hydra.sweep.dir")), str(OmegaConf.select(config, "hydra.sweep.subdir")))
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = os.path.abspath(output_dir)
-    HydraConfig.instance().set_config(config)
+    set_hydra_config(config)
     chdir = None
     try:
         ret = JobReturn()
@@ -101,7 +102,7 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig,
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
         ret.cfg = task_cfg
-        # run_job copies Hydra's config of the job; set_config has just made it, and nothing else holds it
+        # run_job copies Hydra's config of the job; set_hydra_config has just made it, and nothing else holds it
         hydra_cfg = HydraConfig.instance().cfg
         ret.hydra_cfg = hydra_cfg
         ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)

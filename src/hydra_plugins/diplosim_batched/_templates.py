@@ -26,8 +26,9 @@ import logging
 from typing import Any
 
 from hydra.core.config_loader import ConfigLoader
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, ListConfig, OmegaConf, flag_override, open_dict, read_write
 
 log = logging.getLogger(__name__)
 
@@ -145,22 +146,56 @@ class TemplateConfigLoader(ConfigLoader):
         return self.loader.compute_defaults_list(*args, **kwargs)
 
 
-def shared_sections(config: DictConfig, keys: list[str]) -> dict[int, Any]:
-    """A ``copy.deepcopy`` memo that keeps ``config``'s top-level sections (other than ``hydra``)
-    that no override in ``keys`` touches and that hold no interpolation: a copy made with it
-    shares those sections' nodes instead of copying them.
+# Hydra's sections of a job's config that are written for each job (its id, its overrides, its
+# output directory): never shared with the template.
+PER_JOB_HYDRA = ("job", "runtime", "overrides")
 
-    Copying the Alaska scenario's 1,500 nodes is most of the cost of a job's config; the shared
-    nodes are only read (by the job's task and to write its records), never written.  A section
-    with an interpolation is copied, since it would resolve against the config it was made in.
+
+def shared_sections(config: DictConfig, keys: list[str]) -> dict[int, Any]:
+    """A ``copy.deepcopy`` memo that keeps ``config``'s top-level sections (other than ``hydra``),
+    and the sections of ``hydra`` other than ``PER_JOB_HYDRA``, that no override in ``keys``
+    touches and that hold no interpolation: a copy made with it shares those sections' nodes
+    instead of copying them.
+
+    Copying the Alaska scenario's 1,500 nodes, and Hydra's own config (its help texts, logging,
+    launcher and sweeper), is most of the cost of a job's config; the shared nodes are only read
+    (by the job's task and to write its records), never written.  A section with an
+    interpolation is copied, since it would resolve against the config it was made in.
     """
     touched = {key.split(".")[0] for key in keys}
+    touched_hydra = {key.split(".")[1] for key in keys if key.startswith("hydra.") and "." in key}
     memo: dict[int, Any] = {}
-    for key in config.keys():
-        node = config._get_node(key)
-        if key != "hydra" and key not in touched and isinstance(node, DictConfig | ListConfig) and not _interpolates(node):
+
+    def share(node: Any) -> None:
+        if isinstance(node, DictConfig | ListConfig) and not _interpolates(node):
             memo[id(node)] = node
+
+    for key in config.keys():
+        if key != "hydra" and key not in touched:
+            share(config._get_node(key))
+    hydra = config._get_node("hydra")
+    for key in hydra.keys() if isinstance(hydra, DictConfig) else ():
+        if key not in PER_JOB_HYDRA and key not in touched_hydra:
+            share(hydra._get_node(key))
     return memo
+
+
+def set_hydra_config(cfg: DictConfig) -> None:
+    """``HydraConfig.instance().set_config(cfg)`` without copying ``cfg.hydra``.
+
+    ``set_config`` stores a copy of the job's ``hydra`` section (``OmegaConf.masked_copy``),
+    re-attached to ``cfg`` so that interpolations into the rest of the config resolve: 10 ms a
+    call with Hydra's help texts and logging configs in it, and a job calls it three times.  Here
+    the config Hydra holds is a container whose ``hydra`` is the job's own section (still
+    attached to ``cfg``), read-only as ``set_config`` makes it.  Nothing writes through it.
+    """
+    OmegaConf.set_readonly(cfg.hydra, True)
+    section = cfg._get_node("hydra")
+    view = OmegaConf.create({})
+    with flag_override(view, "no_deepcopy_set_nodes", True):
+        view.hydra = section  # attached to view, not copied ...
+    section._set_parent(cfg)  # ... and back to the job's config, as set_config does with its copy
+    HydraConfig.instance().cfg = view
 
 
 def is_shared(config: DictConfig, section: Any) -> bool:
