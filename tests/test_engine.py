@@ -93,6 +93,9 @@ def test_simulate_batch_rejects_mismatched_batch(world):
     (10, 4, 0, [(1, 4), (1, 4), (1, 2)]),
     (0, 1, 0, []),
     (7, 2, 100, [(3, 2), (1, 1)]),
+    (104, 1, 0, [(8, 1)] * 13),  # automatic: equal chunks where a divisor is near, one program
+    (103, 1, 0, [(6, 1)] * 17 + [(1, 1)]),  # 103 is prime: the last chunk is shorter
+    (104, 1, 6, [(6, 1)] * 17 + [(2, 1)]),  # asked for: as asked
 ])
 def test_chunk_plan_covers_every_step(steps, every, chunk, expected):
     plan = chunk_plan(steps, every, chunk)
