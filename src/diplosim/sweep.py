@@ -287,8 +287,9 @@ class SweepDataset(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        progress = bool(OmegaConf.select(config, "engine.progress", default=True))  # engine.progress=false: no bar
         try:
-            found = sync_dataset(sweep_dir)
+            found = sync_dataset(sweep_dir, progress=progress)
         except OSError as err:
             log.warning(f"sweep dataset not written: {' '.join(str(err).split())}")
             return

@@ -135,3 +135,17 @@ def test_load_sweep_mistakes(tmp_path, basic_sweep):
         load_sweep(tmp_path / "nope")
     with pytest.raises(AnalysisError, match="unknown table 'agents'; allowed: metrics, states, dyads, events"):
         load_sweep(basic_sweep.sweep_dir, "agents")
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_the_end_of_sweep_callback_follows_engine_progress(basic_sweep, monkeypatch, progress):
+    from omegaconf import OmegaConf
+
+    from diplosim import sweep as sweep_module
+
+    asked = []
+    monkeypatch.setattr(sweep_module, "sync_dataset", lambda sweep_dir, progress=True: asked.append(progress) or
+                        sync_dataset(sweep_dir, progress=progress))
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(basic_sweep.sweep_dir)}}, "engine": {"progress": progress}})
+    sweep_module.SweepDataset().on_multirun_end(config)
+    assert asked == [progress]
