@@ -72,6 +72,7 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
     """Relax tension toward its drive, plus incidents; escalate or calm conflict; apply ceasefire caps."""
     d, s = world.dyads, world.states
     incidents = params.tension_noise * draws.normal(key, d.tension.shape, d.tension.dtype)
+    # in memory before conflict reads it: fusible, its update (threefry hash included) could be recomputed there
     tension = materialise((d.tension + params.tension_relax * (tension_drive(world, params) - d.tension) + incidents).clip(0.0, 1.0))
     power_i, power_j = s.power[d.src], s.power[d.dst]
     allied_j = segment_sum_dst(d.alliance * s.power[d.src], d, world.n_states)[d.dst]

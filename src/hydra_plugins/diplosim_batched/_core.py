@@ -123,12 +123,11 @@ _resolved: dict[int, tuple[Any, Any]] = {}  # id(shared section) -> (the section
 def _resolve(sweep_config: DictConfig) -> tuple[dict, Path, str]:
     """The job's task config, resolved as it will be inside ``run_job`` (Hydra's config of the job
     set, its output directory known), the directory its tables go to and the job's directory."""
-    set_hydra_config(sweep_config)
+    set_hydra_config(sweep_config)  # Hydra's config is the job's own section: it sees the output directory set below
     job_dir = os.path.join(str(OmegaConf.select(sweep_config, "hydra.sweep.dir")),
                            str(OmegaConf.select(sweep_config, "hydra.sweep.subdir")))
     with read_write(sweep_config.hydra.runtime), open_dict(sweep_config.hydra.runtime):
         sweep_config.hydra.runtime.output_dir = os.path.abspath(job_dir)
-    set_hydra_config(sweep_config)
     task = {}
     for key in sweep_config:
         if key == "hydra":

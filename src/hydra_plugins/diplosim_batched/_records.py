@@ -10,7 +10,7 @@ differences that change nothing written:
 
 - the task's config shares the sections that the job's config shares with its template
   (``_templates.shared_sections``) instead of copying them, and Hydra's config of the job is the
-  one ``HydraConfig.set_config`` has just made for it, not a copy of it;
+  job's own ``hydra`` section (``_templates.set_hydra_config``), not a copy of it;
 - the records are written by ``to_yaml``: OmegaConf's own representation, emitted by libyaml,
   each section of the config separately, and a shared section's text kept for the next job.
   The text is OmegaConf.to_yaml's, byte for byte (tests/sweeps/test_records.py).
@@ -88,12 +88,11 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig,
     callbacks = hydra_context.callbacks
     old_cwd = os.getcwd()
     orig_hydra_cfg = HydraConfig.instance().cfg
+    set_hydra_config(config)  # the job's own section, not a copy: it sees the output directory set below
     if output_dir is None:
-        set_hydra_config(config)
         output_dir = os.path.join(str(OmegaConf.select(config, "hydra.sweep.dir")), str(OmegaConf.select(config, "hydra.sweep.subdir")))
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = os.path.abspath(output_dir)
-    set_hydra_config(config)
     chdir = None
     try:
         ret = JobReturn()
@@ -102,7 +101,7 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig,
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
         ret.cfg = task_cfg
-        # run_job copies Hydra's config of the job; set_hydra_config has just made it, and nothing else holds it
+        # run_job copies Hydra's config of the job; here it is the job's own section, which nothing else writes
         hydra_cfg = HydraConfig.instance().cfg
         ret.hydra_cfg = hydra_cfg
         ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
