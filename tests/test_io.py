@@ -105,3 +105,24 @@ def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path):
     with pytest.raises(RuntimeError):
         atomic_write(tmp_path / "metrics.parquet", broken)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_text_columns_are_dictionary_encoded(alaska_run):
+    """Dictionaries for names (few distinct values), plain floats (all distinct: a dictionary only costs time)."""
+    chunks = pq.ParquetFile(alaska_run.paths["dyads"]).metadata.row_group(0)
+    encodings = {chunks.column(i).path_in_schema: chunks.column(i).encodings for i in range(chunks.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["src"] and "RLE_DICTIONARY" in encodings["run_id"]
+    assert "RLE_DICTIONARY" not in encodings["tension"] and "RLE_DICTIONARY" not in encodings["alliance"]
+    assert pa.types.is_dictionary(pq.read_schema(alaska_run.paths["dyads"]).field("src").type)  # read back as written
+
+
+def test_summary_reads_the_events_it_wrote(alaska_run):
+    """The summary's story comes from the events table held in memory, the same as read back from the file."""
+    import dataclasses
+
+    from diplosim.app import summary
+
+    assert alaska_run.events.to_pylist() == pq.read_table(alaska_run.paths["events"]).to_pylist()
+    from_file = dataclasses.replace(alaska_run, events=None)
+    assert summary(alaska_run) == summary(from_file)
+    assert "summit" in summary(alaska_run)

@@ -74,7 +74,8 @@ def read_run(run_dir: str | Path, tables: Iterable[str] | None = None) -> RunTab
         raise AnalysisError(
             f"{run_dir}: no diplosim tables here (expected {', '.join(f'{n}.parquet' for n in TABLES)})"
         )
-    records = {name: _record(run_dir / f"{name}.parquet") for name in present}
+    known: dict[bytes, dict] = {}
+    records = {name: _record(run_dir / f"{name}.parquet", known) for name in present}
     _check_one_complete_run(run_dir, records)
     loaded = {name: _read_table(run_dir / f"{name}.parquet") for name in present if name in wanted}
     return RunTables(run_dir, loaded, records[present[0]])
@@ -90,8 +91,12 @@ def _run_directory(path: Path) -> Path:
     return path
 
 
-def _record(path: Path) -> dict:
-    """The run record in the footer of ``path``: reads the footer only, so it checks it cheaply."""
+def _record(path: Path, known: dict[bytes, dict] | None = None) -> dict:
+    """The run record in the footer of ``path``: reads the footer only, so it checks it cheaply.
+
+    ``known``: records already parsed, by their JSON text; a run's tables carry the same text,
+    parsed once (the record holds the run's whole config, tens of kB).
+    """
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as err:
@@ -99,12 +104,16 @@ def _record(path: Path) -> dict:
     raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise AnalysisError(f"{path}: not a diplosim table (no 'diplosim' record in its schema metadata)")
+    if known is not None and raw in known:
+        return known[raw]
     try:
         record = json.loads(raw)
     except ValueError:
         raise AnalysisError(f"{path}: its 'diplosim' schema metadata is not valid JSON") from None
     if not isinstance(record, dict) or "run_id" not in record:
         raise AnalysisError(f"{path}: its 'diplosim' schema metadata has no run_id")
+    if known is not None:
+        known[raw] = record
     return record
 
 

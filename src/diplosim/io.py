@@ -292,21 +292,32 @@ def atomic_write(path: Path, write) -> Path:
 
 
 def write_tables(out_dir: Path, tables: dict[str, pa.Table], meta: dict) -> dict[str, Path]:
-    """Write each table as ``<out_dir>/<name>.parquet`` with ``meta`` in its schema metadata."""
+    """Write each table as ``<out_dir>/<name>.parquet`` with ``meta`` in its schema metadata.
+
+    Only text columns are dictionary-encoded: a dictionary of float columns costs time to build
+    and is dropped by the writer anyway once it outgrows its page (the floats are all distinct).
+    """
     encoded = json.dumps(meta, sort_keys=True, default=str).encode()
 
     def write(name: str, table: pa.Table) -> Path:
         table = table.replace_schema_metadata({METADATA_KEY: encoded})
-        return atomic_write(Path(out_dir) / f"{name}.parquet", lambda tmp: pq.write_table(table, tmp))
+        text = [f.name for f in table.schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)
+                or pa.types.is_large_string(f.type)]
+        return atomic_write(Path(out_dir) / f"{name}.parquet", lambda tmp: pq.write_table(table, tmp, use_dictionary=text))
 
     # the last table marks the run complete (completed_tables), so it is written after the others,
     # which are written side by side: Parquet encoding and the file writes release the GIL
     *others, (last, last_table) = tables.items()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(others))) as pool:
-        futures = {name: pool.submit(write, name, table) for name, table in others}
-        paths = {name: future.result() for name, future in futures.items()}
+    futures = {name: _writers().submit(write, name, table) for name, table in others}
+    paths = {name: future.result() for name, future in futures.items()}
     paths[last] = write(last, last_table)
     return paths
+
+
+@functools.cache
+def _writers() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads ``write_tables`` writes with, started once a process (a sweep writes thousands of runs)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="diplosim-write")
 
 
 def read_metadata(path: Path) -> dict:

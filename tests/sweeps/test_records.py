@@ -52,7 +52,14 @@ def test_to_yaml_of_composed_and_derived_configs(alaska):
         assert to_yaml(config) == OmegaConf.to_yaml(config)
         task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         assert to_yaml(task) == to_yaml(task) == OmegaConf.to_yaml(task)  # the second from the kept section text
-    assert OmegaConf.to_yaml(config.hydra.overrides.task) == "- seed=3\n- dynamics.trade_relax=0.3\n"
+    assert to_yaml(config.hydra.overrides.task) == OmegaConf.to_yaml(config.hydra.overrides.task) == (
+        "- seed=3\n- dynamics.trade_relax=0.3\n")
+
+
+@pytest.mark.parametrize("items", [[], ["seed=1", "dynamics.x=0.5"], ["a='quoted: text'", "b=yes", "c=1", "Ünïcode=—", None, [1, "2"]]])
+def test_to_yaml_of_a_list_is_omegaconfs_text(items):  # overrides.yaml
+    cfg = OmegaConf.create(items)
+    assert to_yaml(cfg) == OmegaConf.to_yaml(cfg)
 
 
 def test_derived_jobs_share_untouched_sections_and_own_the_rest(alaska):

@@ -167,8 +167,10 @@ def _run_group(launcher, group: list[Planned], number: int, total: int, returns:
             log.warning(f"{desc}: out of memory with {len(chunk)} runs per call; trying {size}")
             continue
         share = (time.perf_counter() - started) / len(chunk)
-        for p, trajectory in zip(chunk, trajectories):
-            returns[p.idx] = _run(launcher, p, None if trajectory is None else Simulated(p.job, trajectory, share))
+        for i, (p, trajectory) in enumerate(zip(chunk, trajectories)):
+            # the launcher's logging is restored after the call's last job (each job configures its own)
+            returns[p.idx] = _run(launcher, p, None if trajectory is None else Simulated(p.job, trajectory, share),
+                                  restore_log=i == len(chunk) - 1)
         if bar is not None:
             bar.update(len(chunk))
         start += len(chunk)
@@ -191,10 +193,12 @@ def _bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="job")
 
 
-def _run(launcher, p: Planned, result: Simulated | None) -> JobReturn:
+def _run(launcher, p: Planned, result: Simulated | None, restore_log: bool = True) -> JobReturn:
     """The job through Hydra's ``run_job`` and its own task; ``result``: its simulation, done (then
     through ``run_job_sharing``, which writes the same and shares the sections its config shares
-    with its template)."""
+    with its template).  ``restore_log``: configure the launcher's logging again afterwards, as
+    Hydra's basic launcher does after every job (not needed between jobs that each configure
+    their own: the next job's logging replaces this one's, closing its log file)."""
     if result is None:
         ret = run_job(
             hydra_context=launcher.hydra_context,
@@ -207,7 +211,8 @@ def _run(launcher, p: Planned, result: Simulated | None) -> JobReturn:
         ret = run_job_sharing(launcher.hydra_context, launcher.task_function, p.config,
                               around_task=lambda task_cfg: simulated({p.job.run_id: result}, config=task_cfg),
                               output_dir=p.job_dir)
-    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    if restore_log:
+        configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return ret
 
 

@@ -61,8 +61,10 @@ def _plain(node: Any) -> Any:
 
 def to_yaml(cfg: DictConfig | ListConfig) -> str:
     """``OmegaConf.to_yaml(cfg)``, the same text, faster (see the module's docstring)."""
-    if _Base is None or not isinstance(cfg, DictConfig) or cfg._is_none() or cfg._is_missing() or len(cfg) == 0:
+    if _Base is None or cfg._is_none() or cfg._is_missing() or len(cfg) == 0:
         return OmegaConf.to_yaml(cfg)
+    if isinstance(cfg, ListConfig):  # overrides.yaml
+        return _dump(_plain(cfg))
     parts = []
     for key in cfg.keys():
         node = cfg._get_node(key)
@@ -75,7 +77,7 @@ def to_yaml(cfg: DictConfig | ListConfig) -> str:
 def _save(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / filename, "w", encoding="utf-8") as file:
-        file.write(to_yaml(cfg) if isinstance(cfg, DictConfig) else OmegaConf.to_yaml(cfg))
+        file.write(to_yaml(cfg))
 
 
 def run_job_sharing(hydra_context, task_function, config: DictConfig,
