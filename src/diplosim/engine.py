@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diplosim import guard, sharding
+from diplosim import guard, programs, sharding
 from diplosim.mechanisms import (
     agreements,
     alliances,
@@ -275,7 +275,8 @@ def _initial_rows(world: World, *, spec: RunSpec, batched: bool):
 
 def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
     sharded = sharding.check_mode(spec.sharding) == "states"
-    runner = _run_chunk_batch if batched else _run_chunk
+    # the plain chunk programs are traced once per compile cache, not once per process (diplosim.programs)
+    runner = functools.partial(programs.call, _run_chunk_batch if batched else _run_chunk)
     first_metrics, first_snap = _initial_rows(world, spec=spec, batched=batched)
     if spec.guard != "off":  # numerical guard: inspect the initial world (row 0); stop: run under checkify
         first_metrics = guard.inspect_initial(world, first_metrics, spec.guard, batched)

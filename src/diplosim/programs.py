@@ -1,0 +1,169 @@
+"""Traced programs kept on disk next to the compiled ones, so that a new process does not trace the model again.
+
+JAX's persistent compilation cache (``engine.compile_cache``) lets a process skip compiling a
+program that an earlier process compiled. It does not skip tracing: the Python model runs
+once more, symbolically, to find the program, which is then lowered to StableHLO and looked up.
+For the batched Alaska chunk that takes about 1.5 s on a 2-core CPU, longer than simulating it.
+
+``call`` keeps the lowered program itself (``jax.export``, serialized) in
+``<compile cache>/diplosim-programs``. It is keyed by everything a trace depends on:
+
+- diplosim's source text;
+- the versions of JAX, jaxlib and numpy;
+- JAX's settings;
+- the device platform;
+- the program's static arguments;
+- the structure, shapes and dtypes of its inputs.
+
+A later process loads the program in milliseconds and calls it. Compiling it then hits the
+compilation cache as before. The numbers are the same, because it is the same program
+(``tests/test_programs.py``).
+
+Without a compile cache, or without ``flatbuffers`` (which ``jax.export`` serializes with),
+``call`` is the jitted function's own call.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SUBDIR = "diplosim-programs"
+_loaded: dict[str, tuple[Callable, Any]] = {}  # key -> (the program's jitted call, its output's tree structure)
+
+
+def call(jitted: Callable, *args: Any, **static: Any) -> Any:
+    """``jitted(*args, **static)``, with its program traced once per compile cache (see the module's docstring).
+
+    ``static``: the static arguments (hashable, with a ``repr`` that says all they hold).
+    """
+    directory = _directory()
+    if directory is None:
+        return jitted(*args, **static)
+    flat, in_tree = jax.tree.flatten(args)
+    platform = _platform(flat)
+    key = _key(jitted, static, in_tree, flat, platform)
+    program = _loaded.get(key)
+    if program is None:
+        path = directory / f"{key}.exported"
+        program = _load(path, flat) or _export(jitted, static, in_tree, flat, platform, path)
+        _loaded[key] = program
+    function, out_tree = program
+    return jax.tree.unflatten(out_tree, function(*flat))
+
+
+def _directory() -> Path | None:
+    cache = jax.config.jax_compilation_cache_dir
+    if not cache or not _can_serialize():
+        return None
+    return Path(cache) / SUBDIR
+
+
+@functools.cache
+def _can_serialize() -> bool:
+    try:
+        import flatbuffers  # noqa: F401  (what jax.export serializes with)
+    except ImportError:
+        return False
+    return True
+
+
+def _platform(flat: list) -> str:
+    for leaf in flat:
+        devices = getattr(leaf, "devices", None)
+        if callable(devices):
+            return next(iter(devices())).platform
+    return jax.default_backend()
+
+
+def _key(jitted: Callable, static: dict, in_tree, flat: list, platform: str) -> str:
+    parts = [
+        _environment(),
+        platform,
+        getattr(jitted, "__module__", ""),
+        getattr(jitted, "__qualname__", repr(jitted)),
+        repr(sorted(static.items())),
+        str(in_tree),
+        ";".join(str(jax.typeof(x)) for x in flat),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+
+@functools.cache
+def _environment() -> str:
+    """What every trace depends on but its arguments: diplosim's sources, the versions, JAX's settings."""
+    sources = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        sources.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    versions = [jax.__version__, np.__version__]
+    for name in ("jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt"):
+        try:
+            versions.append(f"{name}={importlib_metadata.version(name)}")
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    # every setting but where things are cached and what is logged (they leave the trace as it is)
+    settings = sorted((name, repr(value)) for name, value in jax.config.values.items()
+                      if "cache" not in name and "log" not in name and "explain" not in name)
+    devices = [(d.platform, d.device_kind) for d in jax.devices()]
+    return repr((sources.hexdigest(), versions, settings, devices))
+
+
+def _load(path: Path, flat: list) -> tuple[Callable, Any] | None:
+    try:
+        with open(path, "rb") as file:
+            serialized, out_tree = pickle.load(file)
+        exported = jax.export.deserialize(bytearray(serialized))
+    except FileNotFoundError:
+        return None
+    except Exception as err:  # noqa: BLE001 - a damaged or foreign file: traced again and replaced
+        log.debug(f"{path}: not a usable program ({err}); tracing again")
+        return None
+    if [(tuple(a.shape), a.dtype) for a in exported.in_avals] != [(tuple(np.shape(x)), jax.typeof(x).dtype) for x in flat]:
+        return None  # not this program's inputs (cannot happen but by a hash collision): traced again
+    return jax.jit(exported.call), out_tree
+
+
+def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, path: Path) -> tuple[Callable, Any]:
+    out_trees = []
+
+    def flat_program(*leaves):
+        outputs, out_tree = jax.tree.flatten(jitted(*jax.tree.unflatten(in_tree, leaves), **static))
+        out_trees.append(out_tree)
+        return outputs
+
+    exported = jax.export.export(jax.jit(flat_program), platforms=(platform,))(*flat)
+    try:
+        _write(path, pickle.dumps((bytes(exported.serialize()), out_trees[0])))
+    except OSError as err:  # a read-only or full cache: this process still runs the program
+        log.warning(f"traced program not kept in {path.parent}: {err}")
+    return jax.jit(exported.call), out_trees[0]
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, as the compilation cache does (a reader never sees part of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["call"]

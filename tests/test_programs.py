@@ -1,0 +1,130 @@
+"""Traced programs kept in the compile cache (diplosim.programs): the same numbers, traced once per cache."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from diplosim import engine, programs
+from diplosim.engine import RunSpec, Trajectory, simulate, simulate_batch
+from diplosim.params import params_from, stack_params
+
+KEY = jax.random.key(3)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """One compile cache for the module, keeping every program (the tests compile the same few)."""
+    directory = tmp_path_factory.mktemp("xla")
+    before = jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    yield directory
+    jax.config.update("jax_compilation_cache_dir", before[0])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
+
+
+@pytest.fixture
+def cache(compiled, monkeypatch):
+    """The kept programs' directory, empty, and no program loaded in this process yet."""
+    kept = compiled / programs.SUBDIR
+    for path in kept.iterdir() if kept.exists() else ():
+        path.unlink()
+    jax.config.update("jax_compilation_cache_dir", str(compiled))
+    monkeypatch.setattr(programs, "_loaded", {})
+    return kept
+
+
+def _plain(tree):
+    """A Trajectory (a dataclass, not a pytree) as a dict; anything else as it is."""
+    return vars(tree) if isinstance(tree, Trajectory) else tree
+
+
+def _equal(a, b):
+    a, b = [[_plain(x) for x in (t if isinstance(t, tuple) else (t,))] for t in (a, b)]
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert len(leaves_a) == len(leaves_b) and jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(leaves_a, leaves_b):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def _direct(world, steps=6, every=2):
+    """The run with its chunks called directly (no program kept)."""
+    directory = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", "")
+    try:
+        return simulate(world, params_from(), KEY, steps, RunSpec(every=every))
+    finally:
+        jax.config.update("jax_compilation_cache_dir", directory)
+
+
+def test_a_run_from_a_kept_program_equals_a_traced_run(world, cache):
+    spec = RunSpec(every=2)
+    first = simulate(world, params_from(), KEY, 6, spec)  # traces, keeps the program
+    kept = sorted(cache.iterdir())
+    assert len(kept) == 1 and kept[0].suffix == ".exported"
+    programs._loaded.clear()  # as a new process: the program comes from the file
+    again = simulate(world, params_from(), KEY, 6, spec)
+    assert sorted(cache.iterdir()) == kept
+    direct = _direct(world)
+    _equal(first, direct)
+    _equal(again, direct)
+
+
+def test_a_batch_from_a_kept_program_equals_a_traced_batch(world, cache):
+    params = stack_params([params_from(), params_from({"trade_relax": 0.3})])
+    keys = jax.random.split(KEY, 2)
+    first = simulate_batch(world, params, keys, 6, RunSpec(every=2))
+    assert len(list(cache.iterdir())) == 1
+    programs._loaded.clear()
+    _equal(simulate_batch(world, params, keys, 6, RunSpec(every=2)), first)  # (test_engine: a batch equals its runs)
+
+
+def test_each_program_is_kept_under_its_own_key(world):
+    """The key: the function, its static arguments, the inputs' structure, shapes and dtypes."""
+    flat, tree = jax.tree.flatten((world, params_from(), KEY))
+    key = lambda jitted=engine._run_chunk, spec=RunSpec(), every=2, flat=flat: programs._key(  # noqa: E731
+        jitted, {"spec": spec, "samples": 3, "every": every}, tree, flat, "cpu")
+    assert key() == key()
+    others = [key(jitted=engine._run_chunk_batch), key(spec=RunSpec(sample_dyads=True)), key(every=1),
+              key(flat=[np.zeros((7,) + np.shape(x), np.asarray(x).dtype) if i == 0 else x for i, x in enumerate(flat)])]
+    assert len({key(), *others}) == 5
+
+
+def test_a_damaged_program_is_traced_again_and_replaced(world, cache):
+    spec = RunSpec(every=2)
+    first = simulate(world, params_from(), KEY, 6, spec)
+    (path,) = cache.iterdir()
+    path.write_bytes(b"not a program")
+    programs._loaded.clear()
+    _equal(simulate(world, params_from(), KEY, 6, spec), first)
+    assert path.read_bytes() != b"not a program"
+
+
+def test_without_a_compile_cache_nothing_is_kept(world, cache):
+    jax.config.update("jax_compilation_cache_dir", "")
+    simulate(world, params_from(), KEY, 6, RunSpec(every=2))
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_the_key_holds_the_sources(tmp_path, monkeypatch):
+    """An edit to any of diplosim's source files makes every program a new one."""
+    package = tmp_path / "diplosim"
+    (package / "mechanisms").mkdir(parents=True)
+    (package / "programs.py").write_text("")
+    source = package / "mechanisms" / "trade.py"
+    source.write_text("RATE = 0.1\n")
+    monkeypatch.setattr(programs, "__file__", str(package / "programs.py"))
+    before = programs._environment.__wrapped__()
+    source.write_text("RATE = 0.2\n")
+    assert programs._environment.__wrapped__() != before
+
+
+def test_runs_use_the_kept_programs(world, cache, monkeypatch):
+    """engine's chunk programs go through programs.call (else nothing would be kept)."""
+    calls = []
+    real = programs.call
+    monkeypatch.setattr(programs, "call", lambda jitted, *a, **k: calls.append(jitted) or real(jitted, *a, **k))
+    simulate(world, params_from(), KEY, 6, RunSpec(every=2))
+    assert calls and all(c is engine._run_chunk for c in calls)
