@@ -77,20 +77,48 @@ def test_derived_jobs_share_untouched_sections_and_own_the_rest(alaska):
     assert plain[3].scenario.states[1].reliability == 0.4  # Alaska's Russia, as composed
 
 
-def test_sections_with_interpolations_are_not_shared():
-    cfg = OmegaConf.create({"a": {"x": 1}, "b": {"y": "${a.x}"}, "c": [1, 2], "seed": 0})
+def test_nodes_with_interpolations_or_overridden_are_not_shared():
+    cfg = OmegaConf.create({"a": {"x": 1, "z": 2}, "b": {"y": "${a.x}", "w": {"v": 1}}, "c": [1, {"d": 2}], "seed": 0})
     memo = shared_sections(cfg, ["seed"])
-    assert set(memo) == {id(cfg._get_node("a")), id(cfg._get_node("c"))}
-    assert shared_sections(cfg, ["a.x"]) == {id(cfg._get_node("c")): cfg._get_node("c")}
+    node = lambda *path: _node(cfg, path)  # noqa: E731
+    assert set(memo) == {id(node("a")), id(node("c")), id(node("b", "w"))}  # b.y interpolates: b is copied, b.w shared
+    assert set(shared_sections(cfg, ["a.x"])) == {id(node("a", "z")), id(node("c")), id(node("b", "w"))}
+    assert set(shared_sections(cfg, ["a"])) == {id(node("c")), id(node("b", "w"))}  # nothing below an overridden key
+    assert set(shared_sections(cfg, ["c.1.d"])) == {id(node("a")), id(node("c", "0")), id(node("b", "w"))}
+
+
+def _node(cfg, path):
+    for key in path:
+        cfg = cfg._get_node(int(key) if key.isdigit() else key)
+    return cfg
 
 
 def test_hydra_sections_written_per_job_or_interpolating_are_not_shared():
     cfg = OmegaConf.create({"seed": 0, "hydra": {
-        "job": {"id": 0}, "runtime": {"output_dir": "x"}, "overrides": {"task": []}, "help": {"text": "t"},
-        "job_logging": {"file": "${hydra.runtime.output_dir}/log"}, "launcher": {"n_jobs": 2}, "verbose": False}})
-    hydra = cfg._get_node("hydra")
-    assert set(shared_sections(cfg, ["seed"])) == {id(hydra._get_node("help")), id(hydra._get_node("launcher"))}
-    assert set(shared_sections(cfg, ["seed", "hydra.launcher.n_jobs"])) == {id(hydra._get_node("help"))}
+        "job": {"id": 0, "config": {"kv_sep": "="}}, "runtime": {"output_dir": "x", "choices": {"scenario": "alaska"}},
+        "overrides": {"task": []}, "help": {"text": "t"},
+        "job_logging": {"file": "${hydra.runtime.output_dir}/log", "format": {"simple": "%(message)s"}},
+        "launcher": {"n_jobs": 2}, "verbose": False}})
+    shared = lambda *keys: {n._get_full_key(None) for n in shared_sections(cfg, list(keys)).values()}  # noqa: E731
+    # per job: the job's id, its output directory, its overrides (set in place): only what lies below them unwritten
+    assert shared("seed") == {"hydra.job.config", "hydra.runtime.choices", "hydra.help", "hydra.job_logging.format",
+                              "hydra.launcher", "hydra.verbose"}
+    assert shared("seed", "hydra.launcher.n_jobs") == shared("seed") - {"hydra.launcher"}
+
+
+def test_a_derived_job_owns_its_overridden_values_and_leaves_the_template_alone(alaska):
+    loader, master = alaska
+    fast = TemplateConfigLoader(loader)
+    jobs = [fast.load_sweep_config(master, [f"seed={s}", f"dynamics.trade_relax=0.{s + 1}"]) for s in range(4)]
+    (template,) = fast.templates.values()
+    assert [job.dynamics.trade_relax for job in jobs] == [0.1, 0.2, 0.3, 0.4]
+    assert template.dynamics.trade_relax == 0.1 and template.seed == 0
+    # the other coefficients are the template's own nodes, shared; the overridden one is the job's
+    assert jobs[3].dynamics._get_node("violation_rate") is template.dynamics._get_node("violation_rate")
+    assert jobs[3].dynamics._get_node("trade_relax") is not template.dynamics._get_node("trade_relax")
+    for s, job in enumerate(jobs):
+        assert OmegaConf.to_container(job, resolve=False) == OmegaConf.to_container(
+            loader.load_sweep_config(master, [f"seed={s}", f"dynamics.trade_relax=0.{s + 1}"]), resolve=False)
 
 
 def test_hydra_config_of_a_job_is_its_own_section_not_a_copy():

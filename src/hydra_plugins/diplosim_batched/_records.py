@@ -99,7 +99,7 @@ def run_job_sharing(hydra_context, task_function, config: DictConfig,
     try:
         ret = JobReturn()
         # the hydra section is deleted from the copy at once: shared too, never copied
-        task_cfg = copy.deepcopy(config, {**shared_in(config), id(config._get_node("hydra")): config._get_node("hydra")})
+        task_cfg = copy.deepcopy(config, {**shared_in(config, skip=("hydra",)), id(config._get_node("hydra")): config._get_node("hydra")})
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
         ret.cfg = task_cfg

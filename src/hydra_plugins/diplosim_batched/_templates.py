@@ -147,37 +147,61 @@ class TemplateConfigLoader(ConfigLoader):
 
 
 # Hydra's sections of a job's config that are written for each job (its id, its overrides, its
-# output directory): never shared with the template.
+# output directory): only the containers below them that nothing writes are shared, and nothing
+# below ``overrides`` (``overrides.task`` is set in place).
 PER_JOB_HYDRA = ("job", "runtime", "overrides")
 
 
 def shared_sections(config: DictConfig, keys: list[str]) -> dict[int, Any]:
-    """A ``copy.deepcopy`` memo that keeps ``config``'s top-level sections (other than ``hydra``),
-    and the sections of ``hydra`` other than ``PER_JOB_HYDRA``, that no override in ``keys``
-    touches and that hold no interpolation: a copy made with it shares those sections' nodes
-    instead of copying them.
+    """A ``copy.deepcopy`` memo of the nodes of ``config`` that its jobs can share: a copy made
+    with it shares those nodes instead of copying them.
+
+    Shared: every node (section or value) that no override in ``keys`` touches (neither on the
+    path to an overridden key nor below it) and that holds no interpolation, taken as high up
+    as possible; below ``hydra``, only the sections Hydra does not write for each job
+    (``PER_JOB_HYDRA``: of those, only the containers that nothing writes).
 
     Copying the Alaska scenario's 1,500 nodes, and Hydra's own config (its help texts, logging,
     launcher and sweeper), is most of the cost of a job's config; the shared nodes are only read
-    (by the job's task and to write its records), never written.  A section with an
+    (by the job's task and to write its records), never written: a value is set in place
+    (``OmegaConf.update``), so an overridden value is always the job's own.  A node with an
     interpolation is copied, since it would resolve against the config it was made in.
     """
-    touched = {key.split(".")[0] for key in keys}
-    touched_hydra = {key.split(".")[1] for key in keys if key.startswith("hydra.") and "." in key}
+    paths = [tuple(key.split(".")) for key in keys]
     memo: dict[int, Any] = {}
 
-    def share(node: Any) -> None:
-        if isinstance(node, DictConfig | ListConfig) and not _interpolates(node):
-            memo[id(node)] = node
+    def touched(path: tuple) -> str:
+        """"on": an override's key is at or below ``path``; "below": ``path`` is below an override's key."""
+        if any(path[:len(p)] == p for p in paths if len(p) < len(path)):
+            return "below"
+        return "on" if any(p[:len(path)] == path for p in paths) else ""
+
+    def visit(container: Any, path: tuple, leaves: bool) -> None:
+        for key in _keys(container):
+            node = container._get_node(key)
+            where = path + (str(key),)
+            state = touched(where)
+            if state == "below" or where[:2] == ("hydra", "overrides"):
+                continue
+            is_container = isinstance(node, DictConfig | ListConfig)
+            per_job = len(where) == 2 and where[0] == "hydra" and where[1] in PER_JOB_HYDRA  # never shared itself
+            if not state and not per_job and not _interpolates(node) and (is_container or leaves):
+                memo[id(node)] = node
+            elif is_container and not node._is_none() and not node._is_interpolation():
+                visit(node, where, leaves and not per_job)
 
     for key in config.keys():
-        if key != "hydra" and key not in touched:
-            share(config._get_node(key))
-    hydra = config._get_node("hydra")
-    for key in hydra.keys() if isinstance(hydra, DictConfig) else ():
-        if key not in PER_JOB_HYDRA and key not in touched_hydra:
-            share(hydra._get_node(key))
+        node = config._get_node(key)
+        if isinstance(node, DictConfig | ListConfig) and not node._is_none() and not node._is_interpolation():
+            if touched((str(key),)) or _interpolates(node) or key == "hydra":
+                visit(node, (str(key),), leaves=key not in PER_JOB_HYDRA)
+            else:
+                memo[id(node)] = node
     return memo
+
+
+def _keys(container: Any):
+    return container.keys() if isinstance(container, DictConfig) else range(len(container))
 
 
 def set_hydra_config(cfg: DictConfig) -> None:
@@ -204,10 +228,27 @@ def is_shared(config: DictConfig, section: Any) -> bool:
     return isinstance(section, DictConfig | ListConfig) and section._get_parent() is not config
 
 
-def shared_in(config: DictConfig) -> dict[int, Any]:
-    """The sections ``config`` shares with its template, as a ``copy.deepcopy`` memo: a copy of
-    ``config`` made with it shares them too."""
-    return {id(node): node for node in (config._get_node(key) for key in config.keys()) if is_shared(config, node)}
+def shared_in(config: DictConfig, skip: tuple[str, ...] = ()) -> dict[int, Any]:
+    """The nodes ``config`` shares with its template (a shared node keeps its place in the
+    template as its parent), as a ``copy.deepcopy`` memo: a copy of ``config`` made with it
+    shares them too.  ``skip``: top-level keys not looked into."""
+    memo: dict[int, Any] = {}
+
+    def visit(container: Any) -> None:
+        for key in _keys(container):
+            node = container._get_node(key)
+            if node._get_parent() is not container:
+                memo[id(node)] = node
+            elif isinstance(node, DictConfig | ListConfig) and not node._is_none() and not node._is_interpolation():
+                visit(node)
+
+    for key in config.keys():
+        node = config._get_node(key)
+        if node._get_parent() is not config:
+            memo[id(node)] = node
+        elif key not in skip and isinstance(node, DictConfig | ListConfig) and not node._is_none() and not node._is_interpolation():
+            visit(node)
+    return memo
 
 
 def once_per_section(cache: dict[int, tuple[Any, Any]], section: Any, compute) -> Any:
