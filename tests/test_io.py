@@ -126,3 +126,20 @@ def test_summary_reads_the_events_it_wrote(alaska_run):
     from_file = dataclasses.replace(alaska_run, events=None)
     assert summary(alaska_run) == summary(from_file)
     assert "summit" in summary(alaska_run)
+
+
+def test_canonical_json_is_json_dumps_with_kept_sections_not_encoded_again(monkeypatch):
+    """Run ids hash this text: it must be json.dumps's, byte for byte, with or without kept sections."""
+    import diplosim.io as io
+
+    monkeypatch.setattr(io, "_texts", {})
+    scenario = {"name": "alaska", "states": [{"name": "Russia", "reliability": 0.4}], "z": None, "a": float("nan")}
+    config = {"seed": 3, "scenario": scenario, "dynamics": {"b": 1e-7, "a": True, "ü": "—"}, "path": Path("/x"),
+              "nested": {"scenario": scenario, "k": {2: "int", 1: "keys"}}, "list": [scenario, (1, 2)]}
+    expected = json.dumps(config, sort_keys=True, default=str)
+    assert io.canonical_json(config) == expected
+    io.keep_json(scenario)
+    assert io.canonical_json(config) == expected
+    monkeypatch.setitem(io._texts, id(scenario), (scenario, '"kept"'))  # the kept text is what is used
+    assert io.canonical_json({"scenario": scenario}) == '{"scenario": "kept"}'
+    assert io.canonical_json({"scenario": dict(scenario)}) == json.dumps({"scenario": scenario}, sort_keys=True)

@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
-import json
 import math
 import time
 import typing
@@ -28,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from diplosim.config import Config
 from diplosim.engine import Trajectory, run_spec, select_device, simulate
 from diplosim.guard import NumericalError, first_problem
-from diplosim.io import run_metadata, run_tables, write_tables
+from diplosim.io import canonical_json, run_metadata, run_tables, write_tables
 from diplosim.mechanisms.trade import calibrate_trade
 from diplosim.params import check_params, params_from
 from diplosim.scenario import Scenario, load_scenario
@@ -54,7 +53,7 @@ def as_dict(cfg: DictConfig | dict) -> dict[str, Any]:
 
 def run_id_of(config: dict[str, Any]) -> str:
     """A stable id: the hash of the resolved configuration (same config, same id)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:12]
 
 
 # Settings of the machine, not of the experiment: where compiled programs are cached (by default
@@ -164,7 +163,7 @@ class Job:
         shared = {key: value for key, value in self.recorded.items() if key not in ("seed", "dynamics")}
         if isinstance(shared.get("output"), dict):
             shared["output"] = {k: v for k, v in shared["output"].items() if k not in ("dir", "plot")}
-        return json.dumps(shared, sort_keys=True, default=str)
+        return canonical_json(shared)
 
 
 def prepare(cfg: DictConfig | dict, *, scenario: Scenario | None = None) -> Job:

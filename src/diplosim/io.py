@@ -59,6 +59,36 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
+_texts: dict[int, tuple[Any, str]] = {}  # id(section) -> (the section, kept alive; its canonical JSON)
+
+
+def keep_json(section: dict) -> dict:
+    """Hold ``section``'s canonical JSON text, so that ``canonical_json`` of anything that holds this
+    very dict does not encode it again; ``section`` must not change afterwards.  The batched
+    launcher shares one resolved scenario section (tens of kB) among a sweep's jobs: each job's
+    run id, batch key and table record would encode it again."""
+    _texts[id(section)] = (section, json.dumps(section, sort_keys=True, default=str))
+    return section
+
+
+def canonical_json(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, default=str)``, the text run ids hash and tables record,
+    with the sections held by ``keep_json`` taken as they were encoded."""
+    if not _texts:
+        return json.dumps(value, sort_keys=True, default=str)
+    return _encode(value)
+
+
+def _encode(value: Any) -> str:
+    if type(value) is dict:
+        held = _texts.get(id(value))
+        if held is not None and held[0] is value:
+            return held[1]
+        if all(type(key) is str for key in value):  # json.dumps's own order and separators
+            return "{" + ", ".join(f"{json.dumps(key)}: {_encode(value[key])}" for key in sorted(value)) + "}"
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def run_metadata(
     *, run_id: str, scenario: Scenario, config: dict[str, Any], seed: int, backend: str,
     overrides: dict[str, Any] | None = None,
@@ -297,7 +327,7 @@ def write_tables(out_dir: Path, tables: dict[str, pa.Table], meta: dict) -> dict
     Only text columns are dictionary-encoded: a dictionary of float columns costs time to build
     and is dropped by the writer anyway once it outgrows its page (the floats are all distinct).
     """
-    encoded = json.dumps(meta, sort_keys=True, default=str).encode()
+    encoded = canonical_json(meta).encode()
 
     def write(name: str, table: pa.Table) -> Path:
         table = table.replace_schema_metadata({METADATA_KEY: encoded})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import os
 import time
@@ -20,6 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from diplosim.app import Job, Simulated, completed_tables, prepare, simulate_jobs, simulated
 from diplosim.guard import NumericalError
+from diplosim.io import canonical_json, keep_json
 
 from ._records import run_job_sharing
 from ._templates import is_shared, once_per_section, set_hydra_config
@@ -100,7 +99,7 @@ def _plan(launcher, idx: int, overrides: list[str], scenarios: dict[str, Any]) -
     saved = HydraConfig.instance().cfg
     try:
         task, out_dir, planned.job_dir = _resolve(sweep_config)
-        key = json.dumps([task["scenario"], task["engine"]["agreement_slots"]], sort_keys=True, default=str)
+        key = canonical_json({"scenario": task["scenario"], "slots": task["engine"]["agreement_slots"]})
         job = prepare(task, scenario=scenarios.get(key))
         scenarios[key] = job.scenario
     except Exception:  # noqa: BLE001 - the job's own task reports it, as it would alone
@@ -135,8 +134,9 @@ def _resolve(sweep_config: DictConfig) -> tuple[dict, Path, str]:
         value = sweep_config[key]
         if not isinstance(value, DictConfig | ListConfig):
             task[key] = value
-        elif is_shared(sweep_config, value):  # with the template, and without interpolations: resolved once
-            task[key] = copy.deepcopy(once_per_section(_resolved, value, lambda v: OmegaConf.to_container(v, resolve=True)))
+        elif is_shared(sweep_config, value):  # with the template, and without interpolations: resolved once,
+            # and the jobs share the plain section (read only; its JSON text kept for their run ids and records)
+            task[key] = once_per_section(_resolved, value, lambda v: keep_json(OmegaConf.to_container(v, resolve=True)))
         else:
             task[key] = OmegaConf.to_container(value, resolve=True)
     out_dir = task["output"]["dir"] or os.path.abspath(job_dir)
