@@ -45,15 +45,31 @@ def test_to_yaml_is_omegaconfs_text(data):
 
 
 def test_to_yaml_of_composed_and_derived_configs(alaska):
+    from hydra.core.hydra_config import HydraConfig
+
+    from hydra_plugins.diplosim_batched._templates import set_hydra_config
+
     loader, master = alaska
+    saved = HydraConfig.instance().cfg
     fast = TemplateConfigLoader(loader)
     for seed in range(4):  # job 0: the template; 1: checked against Hydra; 2, 3: derived, sections shared
         config = fast.load_sweep_config(master, [f"seed={seed}", "dynamics.trade_relax=0.3"])
         assert to_yaml(config) == OmegaConf.to_yaml(config)
         task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         assert to_yaml(task) == to_yaml(task) == OmegaConf.to_yaml(task)  # the second from the kept section text
+        set_hydra_config(config)  # hydra.yaml: Hydra's config of the job, its shared sections' text kept
+        view = HydraConfig.instance().cfg
+        assert to_yaml(view) == to_yaml(view) == OmegaConf.to_yaml(view)
     assert to_yaml(config.hydra.overrides.task) == OmegaConf.to_yaml(config.hydra.overrides.task) == (
         "- seed=3\n- dynamics.trade_relax=0.3\n")
+    HydraConfig.instance().cfg = saved
+
+
+def test_to_yaml_of_a_section_keeps_its_indentation():
+    """libyaml wraps long strings by column: a section's text is kept as it stands at its depth."""
+    long = "a help text that is long enough to be wrapped by the emitter at eighty columns " * 2
+    cfg = OmegaConf.create({"hydra": {"help": {"template": long}, "empty": {}, "verbose": False}, "top": {"template": long}})
+    assert to_yaml(cfg) == OmegaConf.to_yaml(cfg)
 
 
 @pytest.mark.parametrize("items", [[], ["seed=1", "dynamics.x=0.5"], ["a='quoted: text'", "b=yes", "c=1", "Ünïcode=—", None, [1, "2"]]])

@@ -68,10 +68,28 @@ def to_yaml(cfg: DictConfig | ListConfig) -> str:
     parts = []
     for key in cfg.keys():
         node = cfg._get_node(key)
-        section = lambda node, key=key: _dump({key: _plain(node)})  # noqa: E731
-        shared = is_shared(cfg, node) and key != "hydra"  # Hydra's config (hydra.yaml) is the job's own
-        parts.append(once_per_section(_section_text, node, section) if shared else section(node))
+        if key == "hydra" and isinstance(node, DictConfig) and len(node) and not (node._is_none() or node._is_missing()):
+            # Hydra's config (hydra.yaml) is the job's own; of its sections, those shared with the
+            # template keep their text (a mapping's entries are written one by one, each indented
+            # as it stands: the text of a section at the same depth is the same)
+            parts.append(f"{key}:\n")
+            for sub in node.keys():
+                child = node._get_node(sub)
+                text = lambda child, sub=sub, key=key: _text(sub, child, (key,))  # noqa: E731
+                parts.append(once_per_section(_section_text, child, text) if is_shared(node, child) else text(child))
+        else:
+            text = lambda node, key=key: _text(key, node, ())  # noqa: E731
+            parts.append(once_per_section(_section_text, node, text) if is_shared(cfg, node) else text(node))
     return "".join(parts)
+
+
+def _text(key: Any, node: Any, parents: tuple[str, ...]) -> str:
+    """The YAML of ``{key: node}`` as it stands below the keys ``parents``, indented as there."""
+    data: Any = {key: _plain(node)}
+    for parent in reversed(parents):
+        data = {parent: data}
+    text = _dump(data)
+    return text.split("\n", len(parents))[-1] if parents else text
 
 
 def _save(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None:
