@@ -16,6 +16,7 @@ This module imports neither JAX nor the model: Hydra loads the callback in every
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import logging
@@ -176,32 +177,46 @@ def sync_dataset(sweep_dir: str | Path, progress: bool = True) -> SweepJobs:
     dirs = job_dirs(sweep_dir)
     bar = _bar(len(dirs), progress and len(dirs) >= 200, "sweep dataset")
     wanted: dict[str, dict[int, Path]] = {t: {} for t in TABLES}
+    candidates: list[tuple[Path, int, dict[str, Path]]] = []
     for job_dir in dirs:
-        if bar is not None:
-            bar.update()
         num = job_number(job_dir)
         if num is None:
             found.incomplete[job_dir] = "no Hydra job number (.hydra/hydra.yaml)"
             continue
-        if num in found.complete:
-            found.incomplete[job_dir] = f"job number {num} also in {found.complete[num]}"
-            continue
         present = {t: job_dir / f"{t}.parquet" for t in TABLES if (job_dir / f"{t}.parquet").is_file()}
+        candidates.append((job_dir, num, present))
+
+    def problem(candidate: tuple[Path, int, dict[str, Path]]) -> str | None:
+        job_dir, num, present = candidate
         if present and all(_same_file(p, _part(sweep_dir, t, num)) for t, p in present.items()) and not _stale(sweep_dir, num, present):
-            pass  # in place and unchanged: checked when it was linked
-        else:
-            try:
-                read_run(job_dir, tables=())
-            except AnalysisError as err:
-                found.incomplete[job_dir] = str(err)
-                continue
-        found.complete[num] = job_dir
-        for table, path in present.items():
-            wanted[table][num] = path
+            return None  # in place and unchanged: checked when it was linked
+        try:
+            read_run(job_dir, tables=())
+        except AnalysisError as err:
+            return str(err)
+        return None
+
+    # the checks read each table's footer: side by side (the reads release the GIL), in order
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for (job_dir, num, present), error in zip(candidates, pool.map(problem, candidates)):
+            if bar is not None:
+                bar.update()
+            if num in found.complete:
+                found.incomplete[job_dir] = f"job number {num} also in {found.complete[num]}"
+            elif error is not None:
+                found.incomplete[job_dir] = error
+            else:
+                found.complete[num] = job_dir
+                for table, path in present.items():
+                    wanted[table][num] = path
     if bar is not None:
         bar.close()
-    for table in TABLES:
-        _sync_table(sweep_dir, table, wanted[table])
+    scratch = sweep_dir / ".dataset-tmp"  # where a file is linked before it is renamed into place
+    try:
+        for table in TABLES:
+            _sync_table(sweep_dir, table, wanted[table], scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     found.tables = tuple(t for t in TABLES if wanted[t])
     return found
 
@@ -231,7 +246,7 @@ def _stale(sweep_dir: Path, num: int, present: dict[str, Path]) -> bool:
     return any(_part(sweep_dir, t, num).exists() for t in TABLES if t not in present)
 
 
-def _sync_table(sweep_dir: Path, table: str, wanted: dict[int, Path]) -> None:
+def _sync_table(sweep_dir: Path, table: str, wanted: dict[int, Path], scratch: Path) -> None:
     root = sweep_dir / DATASET / table
     if root.is_dir():
         for partition in root.iterdir():
@@ -241,16 +256,15 @@ def _sync_table(sweep_dir: Path, table: str, wanted: dict[int, Path]) -> None:
     for num, source in wanted.items():
         target = _part(sweep_dir, table, num)
         if not _same_file(source, target):
-            _place(source, target, sweep_dir)
+            _place(source, target, scratch)
     if root.is_dir() and not any(root.iterdir()):
         root.rmdir()
 
 
-def _place(source: Path, target: Path, sweep_dir: Path) -> None:
-    """Put ``source`` at ``target`` whole: link (or copy) it under a temporary name outside the
-    dataset, then rename it into place."""
+def _place(source: Path, target: Path, scratch: Path) -> None:
+    """Put ``source`` at ``target`` whole: link (or copy) it under a temporary name in ``scratch``
+    (outside the dataset), then rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = sweep_dir / ".dataset-tmp"
     scratch.mkdir(exist_ok=True)
     tmp = scratch / f"{target.parent.parent.name}.{target.parent.name}.{uuid.uuid4().hex}.parquet"
     try:
@@ -261,10 +275,6 @@ def _place(source: Path, target: Path, sweep_dir: Path) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    try:
-        scratch.rmdir()
-    except OSError:
-        pass
 
 
 def describe(found: SweepJobs) -> str:
