@@ -128,3 +128,15 @@ def test_runs_use_the_kept_programs(world, cache, monkeypatch):
     monkeypatch.setattr(programs, "call", lambda jitted, *a, **k: calls.append(jitted) or real(jitted, *a, **k))
     simulate(world, params_from(), KEY, 6, RunSpec(every=2))
     assert calls and all(c is engine._run_chunk for c in calls)
+
+
+def test_a_program_that_cannot_be_exported_runs_as_traced(world, cache, monkeypatch):
+    """Where jax.export fails (a platform it cannot name, say), the run is the plain jitted call."""
+    def refuse(*args, **kwargs):
+        raise RuntimeError("cannot export here")
+
+    monkeypatch.setattr(jax.export, "export", refuse)
+    ran = simulate(world, params_from(), KEY, 6, RunSpec(every=2))
+    assert not cache.exists() or not any(cache.iterdir())
+    assert list(programs._loaded.values()) == [None]
+    _equal(ran, _direct(world))

@@ -42,7 +42,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SUBDIR = "diplosim-programs"
-_loaded: dict[str, tuple[Callable, Any]] = {}  # key -> (the program's jitted call, its output's tree structure)
+_loaded: dict[str, tuple[Callable, Any] | None] = {}  # key -> (the program's jitted call, its output's tree structure); None: not exportable
 
 
 def call(jitted: Callable, *args: Any, **static: Any) -> Any:
@@ -56,11 +56,18 @@ def call(jitted: Callable, *args: Any, **static: Any) -> Any:
     flat, in_tree = jax.tree.flatten(args)
     platform = _platform(flat)
     key = _key(jitted, static, in_tree, flat, platform)
-    program = _loaded.get(key)
-    if program is None:
+    if key not in _loaded:
         path = directory / f"{key}.exported"
-        program = _load(path, flat) or _export(jitted, static, in_tree, flat, platform, path)
+        program = _load(path, flat)
+        if program is None:
+            try:
+                program = _export(jitted, static, in_tree, flat, platform, path)
+            except Exception as err:  # noqa: BLE001 - not exportable here: traced in each process, as without a cache
+                log.info(f"program {getattr(jitted, '__name__', jitted)} not kept ({' '.join(str(err).split())[:200]})")
         _loaded[key] = program
+    program = _loaded[key]
+    if program is None:
+        return jitted(*args, **static)
     function, out_tree = program
     return jax.tree.unflatten(out_tree, function(*flat))
 
@@ -145,7 +152,9 @@ def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, 
         out_trees.append(out_tree)
         return outputs
 
-    exported = jax.export.export(jax.jit(flat_program), platforms=(platform,))(*flat)
+    # the default platform by its own name (jax.export wants "cuda" where a device says "gpu")
+    platforms = None if platform == jax.default_backend() else (platform,)
+    exported = jax.export.export(jax.jit(flat_program), platforms=platforms)(*flat)
     try:
         _write(path, pickle.dumps((bytes(exported.serialize()), out_trees[0])))
     except OSError as err:  # a read-only or full cache: this process still runs the program
