@@ -19,8 +19,10 @@ bounded in sweeps of any size; each window is planned, simulated and written bef
 
 Every job's configuration is Hydra's, but composed from a template where a job differs from an
 earlier one only in plain values (``_templates.TemplateConfigLoader``), sharing the template's
-sections that its overrides leave untouched: Hydra composes each job from scratch twice, about
-a second each with the Alaska scenario on a 2-core CPU.
+nodes that its overrides leave untouched and that hold no interpolation (``shared_sections``):
+Hydra composes each job from scratch twice, about a second each with the Alaska scenario on a
+2-core CPU.  The chunk program is traced once per compile cache, not once per process
+(``diplosim.programs``).
 
 Jobs whose tables are already complete (a sweep started again) are not simulated again; a job
 with a configuration error is run first, so the sweep stops with its one-line error before
