@@ -65,27 +65,46 @@ def to_yaml(cfg: DictConfig | ListConfig) -> str:
         return OmegaConf.to_yaml(cfg)
     if isinstance(cfg, ListConfig):  # overrides.yaml
         return _dump(_plain(cfg))
-    parts = []
+    parts, keys = [], []
     for key in cfg.keys():
         node = cfg._get_node(key)
         if key == "hydra" and isinstance(node, DictConfig) and len(node) and not (node._is_none() or node._is_missing()):
             # Hydra's config (hydra.yaml) is the job's own; of its sections, those shared with the
             # template keep their text (a mapping's entries are written one by one, each indented
             # as it stands: the text of a section at the same depth is the same)
-            parts.append(f"{key}:\n")
-            for sub in node.keys():
-                child = node._get_node(sub)
-                text = lambda child, sub=sub, key=key: _text(sub, child, (key,))  # noqa: E731
-                parts.append(once_per_section(_section_text, child, text) if is_shared(node, child) else text(child))
+            parts += [_entries(cfg, keys, ()), f"{key}:\n", _entries(node, node.keys(), (key,))]
+            keys = []
         else:
-            text = lambda node, key=key: _text(key, node, ())  # noqa: E731
-            parts.append(once_per_section(_section_text, node, text) if is_shared(cfg, node) else text(node))
+            keys.append(key)
+    return "".join(parts) + _entries(cfg, keys, ())
+
+
+def _entries(mapping: DictConfig, keys, parents: tuple[str, ...]) -> str:
+    """The YAML of ``mapping``'s entries ``keys`` as they stand below the keys ``parents``: a
+    shared entry's text kept, the others written together (libyaml's set-up costs more than a
+    short entry)."""
+    parts: list[str] = []
+    pending: dict[Any, Any] = {}
+
+    def flush() -> None:
+        if pending:
+            parts.append(_text(dict(pending), parents))
+            pending.clear()
+
+    for key in keys:
+        node = mapping._get_node(key)
+        if is_shared(mapping, node):
+            flush()
+            parts.append(once_per_section(_section_text, node, lambda node, key=key: _text({key: _plain(node)}, parents)))
+        else:
+            pending[key] = _plain(node)
+    flush()
     return "".join(parts)
 
 
-def _text(key: Any, node: Any, parents: tuple[str, ...]) -> str:
-    """The YAML of ``{key: node}`` as it stands below the keys ``parents``, indented as there."""
-    data: Any = {key: _plain(node)}
+def _text(entries: dict, parents: tuple[str, ...]) -> str:
+    """The YAML of ``entries`` as they stand below the keys ``parents``, indented as there."""
+    data: Any = entries
     for parent in reversed(parents):
         data = {parent: data}
     text = _dump(data)
