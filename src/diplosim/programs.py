@@ -20,7 +20,11 @@ compilation cache as before. The numbers are the same, because it is the same pr
 (``tests/test_programs.py``).
 
 Without a compile cache, or without ``flatbuffers`` (which ``jax.export`` serializes with),
-``call`` is the jitted function's own call.
+``call`` is the jitted function's own call; so is it for a program ``jax.export`` cannot export.
+
+The directory is trusted as JAX's own cache is (its files are loaded with ``pickle``). An edit to
+diplosim leaves the programs of the earlier sources behind: the directory can be deleted at any
+time, and is filled again as programs are traced.
 """
 
 from __future__ import annotations
