@@ -72,6 +72,7 @@ def test_a_run_from_a_kept_program_equals_a_traced_run(world, cache):
     _equal(again, direct)
 
 
+@pytest.mark.slow  # (the batched launcher's tests compare its tables, through kept programs, with the basic launcher's)
 def test_a_batch_from_a_kept_program_equals_a_traced_batch(world, cache):
     params = stack_params([params_from(), params_from({"trade_relax": 0.3})])
     keys = jax.random.split(KEY, 2)
