@@ -91,6 +91,9 @@ def test_each_program_is_kept_under_its_own_key(world):
     others = [key(jitted=engine._run_chunk_batch), key(spec=RunSpec(sample_dyads=True)), key(every=1),
               key(flat=[np.zeros((7,) + np.shape(x), np.asarray(x).dtype) if i == 0 else x for i, x in enumerate(flat)])]
     assert len({key(), *others}) == 5
+    with jax.default_matmul_precision("highest"):  # JAX's settings as they are at the call
+        in_block = key()
+    assert in_block != key()
 
 
 def test_a_damaged_program_is_traced_again_and_replaced(world, cache):

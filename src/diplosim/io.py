@@ -339,6 +339,7 @@ def write_tables(out_dir: Path, tables: dict[str, pa.Table], meta: dict) -> dict
     # which are written side by side: Parquet encoding and the file writes release the GIL
     *others, (last, last_table) = tables.items()
     futures = {name: _writers().submit(write, name, table) for name, table in others}
+    concurrent.futures.wait(futures.values())  # all of them, even if one failed: nothing still writing after
     paths = {name: future.result() for name, future in futures.items()}
     paths[last] = write(last, last_table)
     return paths
@@ -348,6 +349,10 @@ def write_tables(out_dir: Path, tables: dict[str, pa.Table], meta: dict) -> dict
 def _writers() -> concurrent.futures.ThreadPoolExecutor:
     """The threads ``write_tables`` writes with, started once a process (a sweep writes thousands of runs)."""
     return concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="diplosim-write")
+
+
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: it starts its own pool
+    os.register_at_fork(after_in_child=_writers.cache_clear)
 
 
 def read_metadata(path: Path) -> dict:

@@ -103,6 +103,7 @@ def _platform(flat: list) -> str:
 def _key(jitted: Callable, static: dict, in_tree, flat: list, platform: str) -> str:
     parts = [
         _environment(),
+        _settings(),
         platform,
         getattr(jitted, "__module__", ""),
         getattr(jitted, "__qualname__", repr(jitted)),
@@ -113,9 +114,16 @@ def _key(jitted: Callable, static: dict, in_tree, flat: list, platform: str) -> 
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
 
+def _settings() -> str:
+    """JAX's settings as they are now (a setting can change in a process, or in a ``with`` block),
+    all but where things are cached and what is logged: they leave the trace as it is."""
+    return repr(sorted((name, repr(getattr(jax.config, name, value))) for name, value in jax.config.values.items()
+                       if "cache" not in name and "log" not in name and "explain" not in name))
+
+
 @functools.cache
 def _environment() -> str:
-    """What every trace depends on but its arguments: diplosim's sources, the versions, JAX's settings."""
+    """What every trace depends on, but its arguments and JAX's settings: diplosim's sources, the versions, the devices."""
     sources = hashlib.sha256()
     package = Path(__file__).parent
     for path in sorted(package.rglob("*.py")):
@@ -126,11 +134,8 @@ def _environment() -> str:
             versions.append(f"{name}={importlib_metadata.version(name)}")
         except importlib_metadata.PackageNotFoundError:
             pass
-    # every setting but where things are cached and what is logged (they leave the trace as it is)
-    settings = sorted((name, repr(value)) for name, value in jax.config.values.items()
-                      if "cache" not in name and "log" not in name and "explain" not in name)
     devices = [(d.platform, d.device_kind) for d in jax.devices()]
-    return repr((sources.hexdigest(), versions, settings, devices))
+    return repr((sources.hexdigest(), versions, devices))
 
 
 def _load(path: Path, flat: list) -> tuple[Callable, Any] | None:

@@ -193,14 +193,9 @@ def sync_dataset(sweep_dir: str | Path, progress: bool = True) -> SweepJobs:
     dirs = job_dirs(sweep_dir)
     bar = _bar(len(dirs), progress and len(dirs) >= 200, "sweep dataset")
     wanted: dict[str, dict[int, Path]] = {t: {} for t in TABLES}
-    candidates: list[tuple[Path, int, dict[str, Path]]] = []
-    for job_dir in dirs:
-        num = job_number(job_dir)
-        if num is None:
-            found.incomplete[job_dir] = "no Hydra job number (.hydra/hydra.yaml)"
-            continue
-        present = {t: job_dir / f"{t}.parquet" for t in TABLES if (job_dir / f"{t}.parquet").is_file()}
-        candidates.append((job_dir, num, present))
+    numbered = [(job_dir, job_number(job_dir)) for job_dir in dirs]
+    candidates = [(job_dir, num, {t: job_dir / f"{t}.parquet" for t in TABLES if (job_dir / f"{t}.parquet").is_file()})
+                  for job_dir, num in numbered if num is not None]
 
     def problem(candidate: tuple[Path, int, dict[str, Path]]) -> str | None:
         job_dir, num, present = candidate
@@ -212,11 +207,16 @@ def sync_dataset(sweep_dir: str | Path, progress: bool = True) -> SweepJobs:
             return str(err)
         return None
 
-    # the checks read each table's footer: side by side (the reads release the GIL), in order
+    # the checks read each table's footer: two at a time (the reads release the GIL), taken in order
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        for (job_dir, num, present), error in zip(candidates, pool.map(problem, candidates)):
+        checked = dict(zip((c[0] for c in candidates), zip(candidates, pool.map(problem, candidates))))
+        for job_dir, num in numbered:
             if bar is not None:
                 bar.update()
+            if num is None:
+                found.incomplete[job_dir] = "no Hydra job number (.hydra/hydra.yaml)"
+                continue
+            (_, _, present), error = checked[job_dir]
             if num in found.complete:
                 found.incomplete[job_dir] = f"job number {num} also in {found.complete[num]}"
             elif error is not None:
@@ -228,11 +228,12 @@ def sync_dataset(sweep_dir: str | Path, progress: bool = True) -> SweepJobs:
     if bar is not None:
         bar.close()
     scratch = sweep_dir / ".dataset-tmp"  # where a file is linked before it is renamed into place
+    for table in TABLES:
+        _sync_table(sweep_dir, table, wanted[table], scratch)
     try:
-        for table in TABLES:
-            _sync_table(sweep_dir, table, wanted[table], scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.rmdir()  # if empty: another process may be syncing the same sweep
+    except OSError:
+        pass
     found.tables = tuple(t for t in TABLES if wanted[t])
     return found
 

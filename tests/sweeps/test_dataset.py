@@ -116,9 +116,16 @@ def test_sync_dataset_follows_the_jobs(basic_sweep, tmp_path):
     assert part.stat().st_ino == (sweep / "2" / "metrics.parquet").stat().st_ino  # a hard link, not a copy
 
     (sweep / "2" / "events.parquet").unlink()  # job 2 incomplete: it leaves the dataset, every table of it
+    stray = sweep / "backup"  # tables, but no Hydra record: not a job that can be placed
+    stray.mkdir()
+    shutil.copy2(sweep / "1" / "metrics.parquet", stray / "metrics.parquet")
     found = sync_dataset(sweep)
     assert 2 not in found.complete and "incomplete run" in found.incomplete[sweep / "2"]
+    assert list(found.incomplete) == [sweep / "2", stray]  # in the order of the directories
+    assert "no Hydra job number" in found.incomplete[stray]
     assert not (sweep / "dataset" / "metrics" / "job=2").exists()
+    assert not (sweep / ".dataset-tmp").exists()
+    shutil.rmtree(stray)
     assert sorted(set(load_sweep(sweep, "dyads").column("job").to_pylist())) == [0, 1, 3]
 
     shutil.copy2(basic_sweep.sweep_dir / "2" / "events.parquet", sweep / "2" / "events.parquet")

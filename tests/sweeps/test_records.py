@@ -36,6 +36,7 @@ class Colour(enum.Enum):
     {"a": "yes", "b": "1", "c": "1.5e3", "d": "off", "e": "Ünïcode — text", "f": None, "g": [1, "2", [True, "true"]]},
     {"nested": {"empty": {}, "list": [], "value": "${interpolation}"}, "colour": Colour.RED, "x": 1e-7},
     {"long": "a fairly long string " * 10, "multi": "line one\nline two"},
+    {"astral": {"emoji": "😀 beyond the Basic Multilingual Plane"}, "nel": "a\x85b", "plain": "text"},
 ])
 def test_to_yaml_is_omegaconfs_text(data):
     cfg = OmegaConf.create({k: v for k, v in data.items() if k != "colour"})
@@ -72,7 +73,8 @@ def test_to_yaml_of_a_section_keeps_its_indentation():
     assert to_yaml(cfg) == OmegaConf.to_yaml(cfg)
 
 
-@pytest.mark.parametrize("items", [[], ["seed=1", "dynamics.x=0.5"], ["a='quoted: text'", "b=yes", "c=1", "Ünïcode=—", None, [1, "2"]]])
+@pytest.mark.parametrize("items", [[], ["seed=1", "dynamics.x=0.5"], ["a='quoted: text'", "b=yes", "c=1", "Ünïcode=—", None, [1, "2"]],
+                                   ["emoji=😀", "nel=a\x85b", "x=\u2028\ufeff\x7f"]])
 def test_to_yaml_of_a_list_is_omegaconfs_text(items):  # overrides.yaml
     cfg = OmegaConf.create(items)
     assert to_yaml(cfg) == OmegaConf.to_yaml(cfg)

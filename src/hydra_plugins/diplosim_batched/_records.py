@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from enum import Enum
@@ -30,7 +31,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, configure_log, env_override
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
-from omegaconf._utils import OmegaConfDumper
+from omegaconf._utils import OmegaConfDumper, get_omega_conf_dumper
 
 from ._templates import is_shared, once_per_section, set_hydra_config, shared_in
 
@@ -48,8 +49,24 @@ if _Base is not None:
 _section_text: dict[int, tuple[Any, str]] = {}  # id(shared node) -> (the node, kept alive; its YAML)
 
 
+# characters both emitters write alike; a string with any other (NEL, characters beyond the Basic
+# Multilingual Plane, which libyaml escapes and PyYAML does not) is written by OmegaConf's own dumper
+_COMMON = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]")
+
+
 def _dump(data: Any) -> str:
-    return yaml.dump(data, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=_FastDumper)
+    dumper = get_omega_conf_dumper() if _unusual(data) else _FastDumper
+    return yaml.dump(data, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=dumper)
+
+
+def _unusual(data: Any) -> bool:
+    if isinstance(data, str):
+        return _COMMON.search(data) is not None
+    if isinstance(data, dict):
+        return any(_unusual(k) or _unusual(v) for k, v in data.items())
+    if isinstance(data, list | tuple):
+        return any(_unusual(v) for v in data)
+    return False
 
 
 def _plain(node: Any) -> Any:
