@@ -143,3 +143,61 @@ def test_canonical_json_is_json_dumps_with_kept_sections_not_encoded_again(monke
     monkeypatch.setitem(io._texts, id(scenario), (scenario, '"kept"'))  # the kept text is what is used
     assert io.canonical_json({"scenario": scenario}) == '{"scenario": "kept"}'
     assert io.canonical_json({"scenario": dict(scenario)}) == json.dumps({"scenario": scenario}, sort_keys=True)
+
+
+def test_a_failed_table_write_waits_for_the_others(tmp_path, monkeypatch):
+    """When one table cannot be written, the error comes after the others are done: nothing is
+    still being written behind the caller's back (the job's clean-up runs next)."""
+    import time
+
+    import diplosim.io as io
+
+    real = pq.write_table
+
+    def write_table(table, where, **kwargs):
+        if "broken" in table.column_names:
+            raise OSError("disk full")
+        time.sleep(0.3)
+        real(table, where, **kwargs)
+
+    monkeypatch.setattr(io.pq, "write_table", write_table)
+    good, broken = pa.table({"x": [1.0, 2.0]}), pa.table({"broken": [1]})
+    with pytest.raises(OSError, match="disk full"):
+        io.write_tables(tmp_path, {"metrics": good, "states": broken, "dyads": good, "events": good}, {"run_id": "r"})
+    assert (tmp_path / "metrics.parquet").exists() and (tmp_path / "dyads.parquet").exists()
+    assert not (tmp_path / "events.parquet").exists()  # the completion marker is never written
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_forked_child_writes_tables_with_its_own_threads(tmp_path):
+    """The writer pool is the process's: a child forked after a write starts its own (the
+    parent's threads are not in the child, and waiting on them would hang)."""
+    import os
+    import time
+    import warnings
+
+    import diplosim.io as io
+
+    table = pa.table({"x": [1.0]})
+    io.write_tables(tmp_path / "parent", {"metrics": table, "events": table}, {"run_id": "r"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # JAX warns that forking a multithreaded process is unsafe
+        pid = os.fork()
+    if pid == 0:  # the child: write, and leave at once either way
+        try:
+            io.write_tables(tmp_path / "child", {"metrics": table, "events": table}, {"run_id": "r"})
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung writing its tables")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / "child" / "events.parquet").exists()
