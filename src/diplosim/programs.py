@@ -32,9 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -164,24 +162,14 @@ def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, 
     # the default platform by its own name (jax.export wants "cuda" where a device says "gpu")
     platforms = None if platform == jax.default_backend() else (platform,)
     exported = jax.export.export(jax.jit(flat_program), platforms=platforms)(*flat)
-    try:
-        _write(path, pickle.dumps((bytes(exported.serialize()), out_trees[0])))
+    from diplosim.io import atomic_write  # (diplosim.io imports the engine, which imports this module)
+
+    data = pickle.dumps((bytes(exported.serialize()), out_trees[0]))
+    try:  # whole or not at all: a reader never sees part of it
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     except OSError as err:  # a read-only or full cache: this process still runs the program
         log.warning(f"traced program not kept in {path.parent}: {err}")
     return jax.jit(exported.call), out_trees[0]
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all, as the compilation cache does (a reader never sees part of it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["call"]

@@ -193,13 +193,13 @@ def sync_dataset(sweep_dir: str | Path, progress: bool = True) -> SweepJobs:
     dirs = job_dirs(sweep_dir)
     bar = _bar(len(dirs), progress and len(dirs) >= 200, "sweep dataset")
     wanted: dict[str, dict[int, Path]] = {t: {} for t in TABLES}
-    numbered = [(job_dir, job_number(job_dir)) for job_dir in dirs]
-    candidates = [(job_dir, num, {t: job_dir / f"{t}.parquet" for t in TABLES if (job_dir / f"{t}.parquet").is_file()})
-                  for job_dir, num in numbered if num is not None]
+    numbers = {job_dir: job_number(job_dir) for job_dir in dirs}
+    present = {job_dir: {t: job_dir / f"{t}.parquet" for t in TABLES if (job_dir / f"{t}.parquet").is_file()}
+               for job_dir, num in numbers.items() if num is not None}
 
-    def problem(candidate: tuple[Path, int, dict[str, Path]]) -> str | None:
-        job_dir, num, present = candidate
-        if present and all(_same_file(p, _part(sweep_dir, t, num)) for t, p in present.items()) and not _stale(sweep_dir, num, present):
+    def problem(job_dir: Path) -> str | None:
+        num, tables = numbers[job_dir], present[job_dir]
+        if tables and all(_same_file(p, _part(sweep_dir, t, num)) for t, p in tables.items()) and not _stale(sweep_dir, num, tables):
             return None  # in place and unchanged: checked when it was linked
         try:
             read_run(job_dir, tables=())
@@ -209,21 +209,21 @@ def sync_dataset(sweep_dir: str | Path, progress: bool = True) -> SweepJobs:
 
     # the checks read each table's footer: two at a time (the reads release the GIL), taken in order
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        checked = dict(zip((c[0] for c in candidates), zip(candidates, pool.map(problem, candidates))))
-        for job_dir, num in numbered:
+        errors = pool.map(problem, present)  # one per numbered directory, in the order of the directories
+        for job_dir, num in numbers.items():
             if bar is not None:
                 bar.update()
             if num is None:
                 found.incomplete[job_dir] = "no Hydra job number (.hydra/hydra.yaml)"
                 continue
-            (_, _, present), error = checked[job_dir]
+            error = next(errors)
             if num in found.complete:
                 found.incomplete[job_dir] = f"job number {num} also in {found.complete[num]}"
             elif error is not None:
                 found.incomplete[job_dir] = error
             else:
                 found.complete[num] = job_dir
-                for table, path in present.items():
+                for table, path in present[job_dir].items():
                     wanted[table][num] = path
     if bar is not None:
         bar.close()

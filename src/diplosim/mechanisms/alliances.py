@@ -27,7 +27,7 @@ def bloc_threat(world: World, n_blocs: int) -> list[jax.Array]:
     one for the counts, rather than a segment sum per bloc (``world.dst_bloc_bins``).
     """
     d = world.dyads
-    bins = dst_bloc_bins(world.replace(n_blocs=n_blocs))
+    bins = dst_bloc_bins(world)  # bloc[src] * N + dst: rows 0 .. n_blocs - 1 of the reshape below
     hostility = jnp.maximum(d.tension, d.sanction)
     total = jax.ops.segment_sum(hostility, bins, world.n_states * n_blocs)
     count = jax.ops.segment_sum(jnp.ones_like(hostility), bins, world.n_states * n_blocs)

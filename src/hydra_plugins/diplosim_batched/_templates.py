@@ -194,7 +194,7 @@ def shared_sections(config: DictConfig, keys: list[str]) -> dict[int, Any]:
         node = config._get_node(key)
         if isinstance(node, DictConfig | ListConfig) and not node._is_none() and not node._is_interpolation():
             if touched((str(key),)) or _interpolates(node) or key == "hydra":
-                visit(node, (str(key),), leaves=key not in PER_JOB_HYDRA)
+                visit(node, (str(key),), leaves=True)  # (PER_JOB_HYDRA names sections below hydra only)
             else:
                 memo[id(node)] = node
     return memo
@@ -234,20 +234,15 @@ def shared_in(config: DictConfig, skip: tuple[str, ...] = ()) -> dict[int, Any]:
     shares them too.  ``skip``: top-level keys not looked into."""
     memo: dict[int, Any] = {}
 
-    def visit(container: Any) -> None:
+    def visit(container: Any, skip: tuple[str, ...] = ()) -> None:
         for key in _keys(container):
             node = container._get_node(key)
             if node._get_parent() is not container:
                 memo[id(node)] = node
-            elif isinstance(node, DictConfig | ListConfig) and not node._is_none() and not node._is_interpolation():
+            elif key not in skip and isinstance(node, DictConfig | ListConfig) and not node._is_none() and not node._is_interpolation():
                 visit(node)
 
-    for key in config.keys():
-        node = config._get_node(key)
-        if node._get_parent() is not config:
-            memo[id(node)] = node
-        elif key not in skip and isinstance(node, DictConfig | ListConfig) and not node._is_none() and not node._is_interpolation():
-            visit(node)
+    visit(config, skip)
     return memo
 
 
