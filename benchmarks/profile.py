@@ -2,15 +2,18 @@
 
     .venv/bin/python benchmarks/profile.py                  # synthetic 10^6 states, 10 steps
     .venv/bin/python benchmarks/profile.py --states 100000 --top 40
+    .venv/bin/python benchmarks/profile.py --batch 10000     # simulate_batch: 10^4 Alaska runs, 52 steps
 
 Runs the full model (every mechanism on, as ``suite.py`` does) for ``--steps`` steps under
 ``jax.profiler.trace``, reads the trace back (``jax.profiler.ProfileData``) and adds up the time
 of every executed XLA operation (a fused kernel on a GPU, a fusion or a thunk on a CPU).  Each
 operation is attributed to the mechanism whose ``jax.named_scope`` (``diplosim.engine.step``)
 its op_name carries, and the totals are given per mechanism, per mechanism and primitive (the
-last part of the op_name: ``scatter-add``, ``gather``, ``add``...) and per operation.
+last part of the op_name: ``scatter-add``, ``gather``, ``add``...) and per operation.  With
+``--batch R`` it profiles ``simulate_batch``'s program instead: R runs of the Alaska scenario
+vmapped, ``--steps`` steps (52 unless given), the setting of the suite's ``batch`` rows.
 
-Writes ``benchmarks/results/profile_<backend>.md``: the machine, the JAX version, the world, the
+Writes ``benchmarks/results/profile_<backend>.md`` (``profile_<backend>_batch.md`` with ``--batch``): the machine, the JAX version, the world, the
 step time under the profiler and the tables.  The profiler adds a little time per operation, so
 the per-step figure is for the shares, not for the record (``suite.py`` gives that).
 """
@@ -78,28 +81,37 @@ def kernel_times(trace_dir: str, known: dict[str, tuple[str, str, str]]) -> coll
 def main() -> None:
     import jax
 
-    from diplosim.engine import RunSpec, _pipeline, _run_chunk
+    from diplosim.engine import RunSpec, _pipeline, _run_chunk, _run_chunk_batch
     from diplosim.mechanisms.trade import calibrate_trade
-    from diplosim.params import params_from
-    from diplosim.scenario import synthetic_scenario
+    from diplosim.params import params_from, stack_params
+    from diplosim.scenario import load_scenario_file, synthetic_scenario
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=1_000_000)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--batch", type=int, help="profile simulate_batch: this many Alaska runs (instead of --states)")
+    parser.add_argument("--steps", type=int, help="steps profiled (default 10; 52 with --batch)")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
+    args.steps = args.steps or (52 if args.batch else 10)
 
     params = params_from()
-    world = calibrate_trade(synthetic_scenario(args.states, n_envoys=max(4, args.states // 1000)).world, params)
-    key = jax.random.key(0)
-    spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
-    compiled = _run_chunk.lower(world, params, key, spec=spec, samples=args.steps, every=1).compile()
+    if args.batch:  # as suite.py's batch rows: the world shared, one row of params and one key per run
+        world = calibrate_trade(load_scenario_file(Path(__file__).parents[1] / "conf/scenario/alaska_2025.yaml").world, params)
+        inputs = (jax.tree.map(lambda x: jax.numpy.broadcast_to(x, (args.batch, *x.shape)), world),
+                  stack_params([params] * args.batch), jax.random.split(jax.random.key(0), args.batch))
+        spec = RunSpec(every=args.steps, sample_states=False, event_capacity=0)
+        compiled = _run_chunk_batch.lower(*inputs, spec=spec, samples=1, every=args.steps).compile()
+    else:
+        world = calibrate_trade(synthetic_scenario(args.states, n_envoys=max(4, args.states // 1000)).world, params)
+        inputs = (world, params, jax.random.key(0))
+        spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
+        compiled = _run_chunk.lower(*inputs, spec=spec, samples=args.steps, every=1).compile()
     known = instructions(compiled.as_text(), {name for name, _ in _pipeline(world.n_blocs)} | {"metrics"})
-    jax.block_until_ready(compiled(world, params, key))  # warm
+    jax.block_until_ready(compiled(*inputs))  # warm
     with tempfile.TemporaryDirectory() as trace_dir:
         with jax.profiler.trace(trace_dir):
             started = time.perf_counter()
-            jax.block_until_ready(compiled(world, params, key))
+            jax.block_until_ready(compiled(*inputs))
             step_ms = (time.perf_counter() - started) / args.steps * 1e3
         totals = kernel_times(trace_dir, known)
     total = sum(totals.values()) or 1
@@ -117,10 +129,12 @@ def main() -> None:
                for kind, c in by.items()}
 
     common = _common()
+    what = f"--batch {args.batch}" if args.batch else f"--states {args.states}"
+    runs = f"{args.batch} runs of the Alaska scenario vmapped, each with " if args.batch else ""
     lines = [
-        f"# Where the step's time goes ({common['backend']})", "",
-        f"Written by `benchmarks/profile.py --states {args.states} --steps {args.steps}` on {common['date']}: "
-        f"{common['machine']}, JAX {common['jax']} ({common['backend']}).  World: {world.n_states} states, "
+        f"# Where the step's time goes ({common['backend']}{', simulate_batch' if args.batch else ''})", "",
+        f"Written by `benchmarks/profile.py {what} --steps {args.steps}` on {common['date']}: "
+        f"{common['machine']}, JAX {common['jax']} ({common['backend']}).  World: {runs}{world.n_states} states, "
         f"{world.n_dyads} dyads, every mechanism on.  Step under the profiler: {step_ms:.3f} ms; "
         f"operations timed: {per_step(total)} ms per step ({len(totals)} distinct operations).", "",
         "## By mechanism", "", *markdown_table(["mechanism", "ms_per_step", "share"], grouped["mechanism"]), "",
@@ -129,7 +143,7 @@ def main() -> None:
         *markdown_table(["operation", "opcode", "mechanism", "ms_per_step", "share", "op_name"], top), "",
     ]
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"profile_{common['backend']}.md"
+    out = RESULTS / f"profile_{common['backend']}{'_batch' if args.batch else ''}.md"
     out.write_text("\n".join(lines))
     print("\n".join(lines))
     print(f"wrote {out}")

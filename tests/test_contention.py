@@ -1,9 +1,12 @@
 """Reductions into a few bins are not scatters: on a GPU every thread of such a scatter adds to the
 same few addresses, and two of them cost 27 of the 42 ms of a 10^6-state step on an H200
 (benchmarks/results/profile_gpu.md).  ``first_true`` replaces ``jnp.nonzero(size=k)`` and the
-bloc cohesion metric is one masked reduction; both must give what they replace, or better."""
+bloc cohesion metric is one masked reduction; both must give what they replace, or better.  Nor does the
+step hold loops of small kernels (each round its own launches on a GPU)."""
 
 from __future__ import annotations
+
+import re
 
 import jax
 import jax.numpy as jnp
@@ -50,3 +53,21 @@ def test_bloc_cohesion_is_exact_where_a_float32_running_sum_was_not():
     inside = bloc[src] == bloc[dst]
     exact = np.array([alliance[inside & (bloc[src] == b)].mean() for b in range(world.n_blocs)])
     np.testing.assert_allclose(np.asarray(bloc_cohesion(world)), exact, rtol=1e-6)
+
+
+def test_the_step_has_no_loop_of_small_kernels():
+    """A loop in the step runs its body's kernels once per round, each of a few threads' work on a GPU:
+    the binary search of ``lookup_dyads`` (24 rounds at 10^7 dyads, twice a step), ``searchsorted``'s
+    default method, the bargaining and market-clearing rounds.  They are unrolled, so the only loops
+    left in the compiled step are the scan over steps and jax.random's threefry rounds."""
+    from diplosim.engine import RunSpec, _run_chunk
+    from diplosim.mechanisms.trade import calibrate_trade
+    from diplosim.params import params_from
+
+    params = params_from()
+    world = calibrate_trade(synthetic_scenario(2_000).world, params)
+    spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=16)
+    text = _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1).compile().as_text()
+    loops = [m.group(1) for m in re.finditer(r' while\(.*?op_name="([^"]*)"', text)]
+    assert loops, "no loop found: the scan over steps should be one"
+    assert [name for name in loops if name != "jit(_chunk)/while" and "threefry" not in name] == []

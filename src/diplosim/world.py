@@ -315,7 +315,9 @@ def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Arra
     """Index of the dyads ``src -> dst`` (any shape Q) by binary search, and whether each exists.
 
     The dyad list is sorted by (dst, src), so a lexicographic binary search of
-    ceil(log2(E + 1)) rounds finds each pair with no dense N x N table.
+    ceil(log2(E + 1)) rounds finds each pair with no dense N x N table.  The rounds are
+    unrolled, so that XLA fuses the whole search into one kernel: as a loop it was about
+    seven kernel launches a round (24 rounds at 10^7 dyads), each of a few threads' work.
     Returns ``(index i32[Q], found bool[Q])``; index is E where not found.
     """
     n_dyads = dyads.src.shape[0]
@@ -330,7 +332,7 @@ def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Arra
         return jnp.where(below, mid + 1, lo), jnp.where(below, hi, mid)
 
     rounds = max(1, int(n_dyads).bit_length())
-    lo, _ = jax.lax.fori_loop(0, rounds, halve, (lo, hi))
+    lo, _ = jax.lax.fori_loop(0, rounds, halve, (lo, hi), unroll=True)
     at = jnp.minimum(lo, max(n_dyads - 1, 0))
     found = (lo < n_dyads) & (dyads.src[at] == src) & (dyads.dst[at] == dst)
     return jnp.where(found, lo, n_dyads), found

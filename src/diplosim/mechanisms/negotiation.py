@@ -50,9 +50,12 @@ def flexibility(world: World, params: Params) -> jax.Array:
 
 
 def _bargain(position, capability, salience, active, speed, rounds: int):
-    """``rounds`` bargaining rounds for a batch of groups: f32[G, n] in, f32[G, n] out."""
+    """``rounds`` bargaining rounds for a batch of groups: f32[G, n] in, f32[G, n] out.
+
+    Unrolled (a few rounds): as a loop, every round was its own kernels plus copies of the carry.
+    """
     one_round = jax.vmap(bargain_round)
-    return jax.lax.fori_loop(0, rounds, lambda _, x: one_round(x, capability, salience, active, speed), position)
+    return jax.lax.fori_loop(0, rounds, lambda _, x: one_round(x, capability, salience, active, speed), position, unroll=True)
 
 
 def _apply_moves(position: jax.Array, rows: jax.Array, issues: jax.Array, before: jax.Array, after: jax.Array) -> jax.Array:

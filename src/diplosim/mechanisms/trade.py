@@ -78,7 +78,8 @@ def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> jax.
         fill = jnp.minimum(1.0, capacity / (by_seller(desired) + _TINY))
         return flow + desired * fill[seller]
 
-    return jax.lax.fori_loop(0, MARKET_ROUNDS, clear, jnp.zeros(route.shape, friction_e.dtype))
+    # unrolled: a loop copies its carry every round, and its rounds' kernels cannot be fused across
+    return jax.lax.fori_loop(0, MARKET_ROUNDS, clear, jnp.zeros(route.shape, friction_e.dtype), unroll=True)
 
 
 def energy_price(world: World, params: Params, flow: jax.Array) -> jax.Array:
