@@ -13,7 +13,8 @@ last part of the op_name: ``scatter-add``, ``gather``, ``add``...) and per opera
 ``--batch R`` it profiles ``simulate_batch``'s program instead: R runs of the Alaska scenario
 vmapped, ``--steps`` steps (52 unless given), the setting of the suite's ``batch`` rows.
 
-Writes ``benchmarks/results/profile_<backend>.md`` (``profile_<backend>_batch.md`` with ``--batch``): the machine, the JAX version, the world, the
+Writes ``benchmarks/results/profile_<backend>.md`` (``profile_<backend>_batch.md`` with ``--batch``;
+another folder with ``--results``): the machine, the JAX version, the world, the
 step time under the profiler and the tables.  The profiler adds a little time per operation, so
 the per-step figure is for the shares, not for the record (``suite.py`` gives that).
 """
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, help="profile simulate_batch: this many Alaska runs (instead of --states)")
     parser.add_argument("--steps", type=int, help="steps profiled (default 10; 52 with --batch)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where profile_<backend>.md goes")
     args = parser.parse_args()
     args.steps = args.steps or (52 if args.batch else 10)
 
@@ -142,8 +144,8 @@ def main() -> None:
         "## The costliest operations", "",
         *markdown_table(["operation", "opcode", "mechanism", "ms_per_step", "share", "op_name"], top), "",
     ]
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"profile_{common['backend']}{'_batch' if args.batch else ''}.md"
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"profile_{common['backend']}{'_batch' if args.batch else ''}.md"
     out.write_text("\n".join(lines))
     print("\n".join(lines))
     print(f"wrote {out}")
