@@ -57,7 +57,7 @@ def test_bloc_cohesion_is_exact_where_a_float32_running_sum_was_not():
 
 def test_the_step_has_no_loop_of_small_kernels():
     """A loop in the step runs its body's kernels once per round, each of a few threads' work on a GPU:
-    the binary search of ``lookup_dyads`` (24 rounds at 10^7 dyads, twice a step), ``searchsorted``'s
+    the binary search of ``lookup_dyads`` (24 rounds at 10^7 dyads, in several mechanisms), ``searchsorted``'s
     default method, the bargaining and market-clearing rounds.  They are unrolled, so the only loops
     left in the compiled step are the scan over steps and jax.random's threefry rounds."""
     from diplosim.engine import RunSpec, _run_chunk
