@@ -242,8 +242,10 @@ def mutual_sanction(dyads: Dyads) -> jax.Array:
     """The higher of the sanctions i and j impose on each other, max(s_ij, s_ji): f32[E] in [0, 1].
 
     Trade and tension both read it, in a step where sanctions do not change between them: in
-    memory, and gathered with ``take``, so that XLA merges the two calls and gathers the
-    reverses once (10^7 random reads of a 40 MB array at 10^6 states).
+    memory, and gathered with ``take``, so that XLA computes the maximum, and gathers the
+    reverses (10^7 random reads of a 40 MB array at 10^6 states), once for both calls.  Each
+    call's ``materialise`` still writes to a copy of its own: the compiled step copies the
+    maximum twice (a sequential copy each, cheaper than a second gather).
     """
     return materialise(jnp.maximum(dyads.sanction, take(dyads.sanction, dyads.reverse)))
 
