@@ -357,5 +357,5 @@ if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's t
 
 def read_metadata(path: Path) -> dict:
     """The run record stored in a diplosim Parquet file."""
-    schema = pq.read_schema(path)
-    return json.loads(schema.metadata[METADATA_KEY])
+    footer = pq.read_metadata(path)  # its key-value metadata holds the schema's
+    return json.loads(footer.metadata[METADATA_KEY])

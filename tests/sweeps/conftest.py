@@ -26,6 +26,7 @@ def basic_sweep(tmp_path_factory, sweep_cache) -> Resumed:
 
 @pytest.fixture(scope="session")
 def batched_sweep(tmp_path_factory, sweep_cache) -> Resumed:
-    """``SWEEP`` with the batched launcher (2 runs per call), killed after job 0, run again."""
-    argv = ("hydra/launcher=batched", "hydra.launcher.batch_size=2", *SWEEP)
+    """``SWEEP`` with the batched launcher (2 runs per call, each call's 2 jobs written by this
+    process and a forked writer), killed after job 0, run again."""
+    argv = ("hydra/launcher=batched", "hydra.launcher.batch_size=2", "hydra.launcher.writers=2", *SWEEP)
     return kill_and_resume(tmp_path_factory.mktemp("batched"), argv, kill_after_job=0, compile_cache=sweep_cache)

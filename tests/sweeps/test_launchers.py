@@ -140,6 +140,7 @@ def test_jobs_are_taken_a_window_at_a_time(monkeypatch, tmp_path):
 @pytest.mark.parametrize(("settings", "message"), [
     ({"batch_size": -1}, "hydra.launcher.batch_size = -1: must be >= 0 (0: automatic)"),
     ({"memory_fraction": 1.5}, "hydra.launcher.memory_fraction = 1.5: must be in (0, 1]"),
+    ({"writers": -2}, "hydra.launcher.writers = -2: must be >= 0 (0: one per core)"),
 ])
 def test_launcher_settings_are_checked_in_one_line(settings, message):
     from types import SimpleNamespace

@@ -73,6 +73,22 @@ def test_to_yaml_of_a_section_keeps_its_indentation():
     assert to_yaml(cfg) == OmegaConf.to_yaml(cfg)
 
 
+def test_to_yaml_of_a_section_holding_shared_and_own_entries():
+    """A job's section with one overridden value, beside sections it shares with its template:
+    OmegaConf's text, a key that reads as a boolean quoted."""
+    import copy
+
+    template = OmegaConf.create({"on": {"a": 1, "sub": {"x": [1, 2], "yes": "no", "deep": {"k": 1}}, "b": 2},
+                                 "plain": {"c": 3}, "e": {}, "i": "${plain}"})
+    for value in (5, 6):
+        job = copy.deepcopy(template, shared_sections(template, ["on.a", "on.sub.deep.k"]))
+        job.on.a, job.on.sub.deep.k = value, value
+        assert job.on._get_node("b")._get_parent() is template.on  # shared with the template
+        assert to_yaml(job) == OmegaConf.to_yaml(job)
+        assert f"'on':\n  a: {value}\n" in to_yaml(job)
+    assert to_yaml(template) == OmegaConf.to_yaml(template)
+
+
 @pytest.mark.parametrize("items", [[], ["seed=1", "dynamics.x=0.5"], ["a='quoted: text'", "b=yes", "c=1", "Ünïcode=—", None, [1, "2"]],
                                    ["emoji=😀", "nel=a\x85b", "x=\u2028\ufeff\x7f"]])
 def test_to_yaml_of_a_list_is_omegaconfs_text(items):  # overrides.yaml

@@ -20,6 +20,7 @@ from diplosim.app import Job, Simulated, completed_tables, prepare, simulate_job
 from diplosim.guard import NumericalError
 from diplosim.io import canonical_json, keep_json
 
+from . import _writers
 from ._records import run_job_sharing
 from ._templates import is_shared, once_per_section, set_hydra_config
 
@@ -167,10 +168,14 @@ def _run_group(launcher, group: list[Planned], number: int, total: int, returns:
             log.warning(f"{desc}: out of memory with {len(chunk)} runs per call; trying {size}")
             continue
         share = (time.perf_counter() - started) / len(chunk)
-        for i, (p, trajectory) in enumerate(zip(chunk, trajectories)):
-            # the launcher's logging is restored after the call's last job (each job configures its own)
-            returns[p.idx] = _run(launcher, p, None if trajectory is None else Simulated(p.job, trajectory, share),
-                                  restore_log=i == len(chunk) - 1)
+        items = [(p, None if trajectory is None else Simulated(p.job, trajectory, share))
+                 for p, trajectory in zip(chunk, trajectories)]
+        # jobs without a result simulate in their task, which only this process may do (a child runs no JAX)
+        writers = 1 if trajectories.count(None) else launcher.writers or _writers.auto_writers(len(items))
+        # each job configures its own logging: the launcher's is restored once, after the call's jobs
+        returns.update(_writers.write_jobs(items, lambda item: _run(launcher, *item, restore_log=False), writers,
+                                           key=lambda item: item[0].idx, overrides=lambda item: item[0].overrides))
+        configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
         if bar is not None:
             bar.update(len(chunk))
         start += len(chunk)

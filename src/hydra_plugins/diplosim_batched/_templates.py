@@ -44,6 +44,7 @@ class TemplateConfigLoader(ConfigLoader):
         self.validated: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}  # overrides -> (master, config)
         self.groups: dict[str, bool] = {}
         self.parser = OverridesParser.create()
+        self.parsed: dict[str, Any] = {}  # override text -> Hydra's parse of it (jobs of a sweep repeat values)
 
     # --- the short cut ---------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class TemplateConfigLoader(ConfigLoader):
         if one cannot be parsed.  Structural: group choices, ``+``, ``++``, ``~``, packages: they
         shape the composition, so jobs share a template only if theirs are the same."""
         try:
-            parsed = self.parser.parse_overrides(list(sweep_overrides))
+            parsed = [self._parse(text) for text in sweep_overrides]
         except Exception:  # noqa: BLE001 - Hydra reports it, in its words
             return None
         structural, values = [], []
@@ -100,6 +101,12 @@ class TemplateConfigLoader(ConfigLoader):
             else:
                 values.append(override)
         return parsed, tuple(structural), values
+
+    def _parse(self, text: str):
+        """Hydra's parse of one override, parsed once (an ``Override`` is only read: its key, its value)."""
+        if text not in self.parsed:
+            (self.parsed[text],) = self.parser.parse_overrides([text])
+        return self.parsed[text]
 
     def _is_group(self, key: str) -> bool:
         if key not in self.groups:

@@ -34,6 +34,10 @@ Settings (``hydra.launcher.<name>=...``):
 - ``batch_size``: runs per ``simulate_batch`` call; 0 (default): as many as fit in
   ``memory_fraction`` of the free device (and host) memory, at most 4096.
 - ``memory_fraction``: the share of free memory the automatic ``batch_size`` may use (0.5).
+- ``writers``: processes that write a call's jobs once it is done (``_writers``: each job's
+  ``run_job`` is Python work, most of a sweep's time on a CPU); 0 (default): one per core the
+  process may use, at most 8, each with at least 4 jobs; 1: this process only.  Linux only
+  (elsewhere 1).  A job's callbacks run in the process that writes it, as with the joblib launcher.
 """
 
 # no ``from __future__ import annotations`` here: Hydra scans plugins by executing the module
@@ -56,6 +60,7 @@ class BatchedLauncherConf:
     _target_: str = "hydra_plugins.diplosim_batched.batched_launcher.BatchedLauncher"
     batch_size: int = 0  # runs per simulate_batch call; 0: as many as fit in memory_fraction of free memory (<= 4096)
     memory_fraction: float = 0.5  # share of free device (and host) memory the automatic batch_size may use
+    writers: int = 0  # processes writing a call's jobs; 0: one per core (<= 8, >= 4 jobs each); 1: this one only
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="batched", node=BatchedLauncherConf, provider="diplosim")
@@ -64,9 +69,10 @@ ConfigStore.instance().store(group="hydra/launcher", name="batched", node=Batche
 class BatchedLauncher(Launcher):
     """Hydra launcher: groups of jobs as ``simulate_batch`` calls, each job written by ``run_job``."""
 
-    def __init__(self, batch_size: int = 0, memory_fraction: float = 0.5) -> None:
+    def __init__(self, batch_size: int = 0, memory_fraction: float = 0.5, writers: int = 0) -> None:
         self.batch_size = batch_size
         self.memory_fraction = memory_fraction
+        self.writers = writers
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
@@ -79,6 +85,8 @@ class BatchedLauncher(Launcher):
             raise ValueError(f"hydra.launcher.batch_size = {self.batch_size}: must be >= 0 (0: automatic)")
         if not 0 < self.memory_fraction <= 1:
             raise ValueError(f"hydra.launcher.memory_fraction = {self.memory_fraction}: must be in (0, 1]")
+        if self.writers < 0:
+            raise ValueError(f"hydra.launcher.writers = {self.writers}: must be >= 0 (0: one per core)")
         install(hydra_context)  # jobs' configs from a template: for the sweeper's check and for launch
         self.config = config
         self.hydra_context = hydra_context
