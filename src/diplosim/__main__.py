@@ -1,3 +1,3 @@
-from diplosim.cli import main
+from diplosim.cli import entry
 
-main()
+entry()

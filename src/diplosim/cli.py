@@ -327,5 +327,21 @@ def main() -> None:
     _run_app()
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The ``diplosim`` command and ``python -m diplosim``: ``main``, then the process ends at once.
+
+    When ``main`` returns, everything the command writes is written and closed; what is left is
+    the interpreter's teardown of what a sweep leaves in memory (its jobs' configs, JAX's
+    programs and thread pools): 0.7 s of a 13 s batched sweep on a 2-core CPU.  The process
+    flushes its logs and streams and ends there (``os._exit``).  An error (``SystemExit``, a
+    traceback) ends it as usual, and ``main`` called in-process returns as usual.
+    """
     main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    entry()
