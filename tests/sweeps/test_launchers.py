@@ -155,14 +155,17 @@ def test_launcher_settings_are_checked_in_one_line(settings, message):
 def test_batched_launcher_writes_as_run_job_with_chdir_and_env_set(tmp_path, sweep_cache):
     """The batched launcher writes its simulated jobs with run_job's steps (``_records``): with
     ``hydra.job.chdir=true`` and an ``env_set`` the files, records and job logs are the basic
-    launcher's, and the process comes back to where it started."""
-    sweep = ("seed=0,1,2", "scenario=synthetic", "scenario.n_states=30", "steps=3", "output.plot=false",
+    launcher's, and the process comes back to where it started.  Jobs 1 and 2 are written by a
+    forked writer process (``hydra.launcher.writers=2``), plots included."""
+    sweep = ("seed=0,1,2", "scenario=synthetic", "scenario.n_states=30", "steps=3", "output.plot=true",
              "engine.progress=false", "hydra.job.chdir=true", "+hydra.job.env_set.DIPLOSIM_TEST_ENV=set")
     logs = {}
     for launcher in ("basic", "batched"):
         work = tmp_path / launcher
         work.mkdir()
-        done = run_diplosim("-m", f"hydra/launcher={launcher}", "hydra.sweep.dir=sweep", *sweep, cwd=work, compile_cache=sweep_cache)
+        settings = ("hydra.launcher.writers=2",) if launcher == "batched" else ()
+        done = run_diplosim("-m", f"hydra/launcher={launcher}", *settings, "hydra.sweep.dir=sweep", *sweep, cwd=work,
+                            compile_cache=sweep_cache)
         assert done.code == 0, done.err
         assert sorted(p.name for p in work.iterdir()) == ["sweep"]  # nothing written where it started
         logs[launcher] = work / "sweep"
