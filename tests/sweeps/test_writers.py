@@ -76,6 +76,10 @@ def test_an_error_of_a_job_is_raised_here_as_without_writers(tmp_path):
 
     with pytest.raises(SystemExit):
         _writers.write_jobs(list(range(8)), write, 2, key=lambda i: i, overrides=lambda i: [])
+    with pytest.raises(SystemExit):  # in this process's own share: the child is waited for, not left behind
+        _writers.write_jobs(list(range(8)), lambda i: write(i + 4), 2, key=lambda i: i, overrides=lambda i: [])
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left to reap
 
 
 def test_a_child_that_dies_leaves_its_jobs_to_this_process(tmp_path):
@@ -129,3 +133,13 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"  # a zombie has exited (its parent, the killed sweep, is gone; init reaps it)
+
+
+def test_jobs_are_written_here_when_no_process_can_start(tmp_path, monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(_writers.os, "fork", no_fork)
+    returns = _writers.write_jobs(list(range(6)), _writer(tmp_path), 3, key=lambda i: i, overrides=lambda i: [])
+    assert sorted(returns) == list(range(6))
+    assert {int((tmp_path / f"{i}.txt").read_text()) for i in range(6)} == {os.getpid()}

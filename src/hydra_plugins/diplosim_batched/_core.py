@@ -171,7 +171,7 @@ def _run_group(launcher, group: list[Planned], number: int, total: int, returns:
         items = [(p, None if trajectory is None else Simulated(p.job, trajectory, share))
                  for p, trajectory in zip(chunk, trajectories)]
         # jobs without a result simulate in their task, which only this process may do (a child runs no JAX)
-        writers = 1 if trajectories.count(None) else launcher.writers or _writers.auto_writers(len(items))
+        writers = 1 if any(t is None for t in trajectories) else launcher.writers or _writers.auto_writers(len(items))
         # each job configures its own logging: the launcher's is restored once, after the call's jobs
         returns.update(_writers.write_jobs(items, lambda item: _run(launcher, *item, restore_log=False), writers,
                                            key=lambda item: item[0].idx, overrides=lambda item: item[0].overrides))

@@ -37,6 +37,8 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 
+log = logging.getLogger(__name__)
+
 MAX_WRITERS = 8  # the automatic number of writers never exceeds this many processes
 MIN_SHARE = 4  # the automatic number of writers leaves each at least this many jobs (a fork costs a job's time)
 
@@ -72,9 +74,15 @@ def write_jobs(items: Sequence[Any], write: Callable[[Any], JobReturn], writers:
     """
     parts = shares(items, writers) if writers > 1 and available() else [items]
     children = [_fork(part, write, key) for part in parts[1:]]
-    returns = {key(item): write(item) for item in parts[0]}
-    for (pid, pipe), part in zip(children, parts[1:]):
-        done = _collect(pid, pipe)
+    try:
+        returns = {key(item): write(item) for item in parts[0]}
+    except BaseException:  # a job of this process's share stopped the sweep: the children finish theirs first
+        for child in children:
+            if child is not None:
+                _collect(*child)
+        raise
+    for child, part in zip(children, parts[1:]):
+        done = {} if child is None else _collect(*child)
         for item in part:
             k = key(item)
             if k in done:
@@ -86,15 +94,23 @@ def write_jobs(items: Sequence[Any], write: Callable[[Any], JobReturn], writers:
     return returns
 
 
-def _fork(part: Sequence[Any], write: Callable[[Any], JobReturn], key: Callable[[Any], int]) -> tuple[int, int]:
-    """A child writing ``part``; its pid and the read end of the pipe its completed jobs come back on."""
-    read, written = os.pipe()
+def _fork(part: Sequence[Any], write: Callable[[Any], JobReturn], key: Callable[[Any], int]) -> tuple[int, int] | None:
+    """A child writing ``part``; its pid and the read end of the pipe its completed jobs come back
+    on (None if no process could be started: this process writes ``part``)."""
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     parent = os.getpid()
-    with warnings.catch_warnings():  # JAX's and Python's warnings about forking threads: the child runs no JAX
-        warnings.simplefilter("ignore")
-        pid = os.fork()
+    pipe: tuple[int, int] | None = None
+    try:
+        read, written = pipe = os.pipe()
+        with warnings.catch_warnings():  # JAX's and Python's warnings about forking threads: the child runs no JAX
+            warnings.simplefilter("ignore")
+            pid = os.fork()
+    except OSError as err:  # out of processes, files or memory
+        for fd in pipe or ():
+            os.close(fd)
+        log.warning(f"no writer process ({err}); its jobs are written by this one")
+        return None
     if pid:
         os.close(written)
         return pid, read
@@ -103,8 +119,8 @@ def _fork(part: Sequence[Any], write: Callable[[Any], JobReturn], key: Callable[
         os.close(read)
         _die_with(parent)
         payload = pickle.dumps(_write_share(part, write, key))
-        with os.fdopen(written, "wb") as pipe:
-            pipe.write(payload)
+        with os.fdopen(written, "wb") as stream:
+            stream.write(payload)
         status = 0
     except BaseException:  # noqa: BLE001 - its jobs are written again by the parent, which reports any error
         pass
