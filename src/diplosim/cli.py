@@ -11,6 +11,7 @@ directory left behind.  A bug keeps its traceback and exits with status 1.
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import logging
 import os
@@ -330,17 +331,34 @@ def main() -> None:
 def entry() -> None:
     """The ``diplosim`` command and ``python -m diplosim``: ``main``, then the process ends at once.
 
-    When ``main`` returns, everything the command writes is written and closed; what is left is
-    the interpreter's teardown of what a sweep leaves in memory (its jobs' configs, JAX's
-    programs and thread pools): 0.7 s of a 13 s batched sweep on a 2-core CPU.  The process
-    flushes its logs and streams and ends there (``os._exit``).  An error (``SystemExit``, a
-    traceback) ends it as usual, and ``main`` called in-process returns as usual.
+    When ``main`` returns, everything the command writes is written and closed.  What is left is
+    what was registered to run at exit (``atexit``: logs flushed, JAX's backends closed), which
+    runs here, and the interpreter's teardown of what a sweep leaves in memory (its jobs'
+    configs, JAX's programs), which is skipped: 0.5 s of a 13 s batched sweep on a 2-core CPU.
+    A process with children still running (the joblib launcher's workers, which the teardown
+    stops) ends as usual, as does one whose ``main`` raised (``SystemExit``, a traceback); and
+    ``main`` called in-process returns as usual.
     """
     main()
-    logging.shutdown()
+    if _has_children():
+        return
+    atexit._run_exitfuncs()  # what a normal exit would run
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os._exit(0)
+
+
+def _has_children() -> bool:
+    """Whether a child process of this one is still running (those that ended are reaped); True
+    where that cannot be told."""
+    if not hasattr(os, "WNOHANG"):
+        return True
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass  # a child that had ended, reaped: look again
+    except ChildProcessError:
+        return False  # none at all
+    return True
 
 
 if __name__ == "__main__":
