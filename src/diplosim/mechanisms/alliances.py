@@ -17,7 +17,16 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import World, dst_bloc_bins, dyad_position_distance, materialise, replace, reverse_of, trust_mean
+from diplosim.world import (
+    World,
+    dst_bloc_bins,
+    dyad_position_distance,
+    materialise,
+    replace,
+    reverse_of,
+    take,
+    trust_mean,
+)
 
 
 def bloc_threat(world: World, n_blocs: int) -> list[jax.Array]:
@@ -57,6 +66,8 @@ def alliances(world: World, params: Params, key: jax.Array, *, n_blocs: int) -> 
         + params.alliance_trust * (0.5 * (trust + reverse_of(trust, d)) - 0.5)
         - params.alliance_distance * dyad_position_distance(s, d)
     ).clip(0.0, 1.0)
-    alliance = d.alliance + params.alliance_relax * (target - d.alliance)
-    alliance = 0.5 * (alliance + reverse_of(alliance, d))
+    # materialised once and read by both terms: reverse_of(x) materialises x for its gather only,
+    # and with x also read directly, XLA writes materialise's in-place scatter into a copy of x
+    alliance = materialise(d.alliance + params.alliance_relax * (target - d.alliance))
+    alliance = 0.5 * (alliance + take(alliance, d.reverse))
     return replace(world, dyads=replace(d, alliance=alliance.clip(0.0, 1.0)))

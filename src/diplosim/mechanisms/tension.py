@@ -33,8 +33,8 @@ from diplosim.world import (
     materialise,
     mutual_sanction,
     replace,
-    reverse_of,
     segment_sum_dst,
+    take,
     trust_mean,
 )
 
@@ -77,11 +77,11 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
     power_i, power_j = s.power[d.src], s.power[d.dst]
     allied_j = segment_sum_dst(d.alliance * s.power[d.src], d, world.n_states)[d.dst]
     strength = jnp.maximum(2.0 * power_i / (power_i + power_j + allied_j + 1e-9) - 1.0, 0.0)
-    conflict = (
+    conflict = materialise(  # once, read by both terms of the maximum: no copy (see alliances)
         d.conflict
         + params.conflict_escalation * jnp.maximum(tension - params.conflict_threshold, 0.0) * strength
         - params.conflict_deescalation * jnp.maximum(params.conflict_threshold - tension, 0.0)
     )
-    conflict = jnp.maximum(conflict, reverse_of(conflict, d))
+    conflict = jnp.maximum(conflict, take(conflict, d.reverse))
     conflict = jnp.minimum(conflict.clip(0.0, 1.0), ceasefire_cap(world, params))
     return replace(world, dyads=replace(d, tension=tension, conflict=conflict))
