@@ -144,10 +144,10 @@ def _write_share(part: Sequence[Any], write: Callable[[Any], JobReturn], key: Ca
         try:
             with contextlib.redirect_stderr(held):
                 ret = write(item)
-            value = pickle.dumps(ret.return_value) if ret.status == JobStatus.COMPLETED else None
+            if ret.status != JobStatus.COMPLETED:
+                break
+            value = pickle.dumps(ret.return_value)
         except BaseException:  # noqa: BLE001 - a user's error (SystemExit), a bug, an unpicklable return value
-            break
-        if value is None:
             break
         sys.stderr.write(held.getvalue())
         done.append((key(item), ret.task_name, ret.working_dir, value))
