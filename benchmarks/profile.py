@@ -79,6 +79,81 @@ def kernel_times(trace_dir: str, known: dict[str, tuple[str, str, str]]) -> coll
     return totals
 
 
+def timeline(trace_dir: str, steps: int, top: int = 15) -> list[str]:
+    """Markdown lines on when the device works and when it waits, from the same trace.
+
+    The device's own activity lines (a GPU's ``Stream #...`` lines: every kernel and copy as it
+    ran) give the busy time (the union of their intervals) against the window from the first
+    activity to the last; the idle time between them is listed by the pair of activities on
+    either side of each gap, so that a wait for the host (a synchronisation, a copy to the host,
+    launches slower than the kernels) shows where it happens.  The host threads busiest in that
+    window are listed with their costliest events.  On a CPU (no stream lines) this returns [].
+    """
+    import jax
+
+    (path,) = glob.glob(f"{trace_dir}/**/*.xplane.pb", recursive=True)
+    data = jax.profiler.ProfileData.from_file(path)
+    device = [p for p in data.planes if "/device:" in p.name and "CPU" not in p.name]
+    spans = sorted((e.start_ns, e.end_ns, e.name) for p in device for line in p.lines
+                   if line.name.startswith("Stream") for e in line.events)
+    if not spans:
+        return []
+    start, end = spans[0][0], max(e for _, e, _ in spans)
+    busy = 0
+    gaps: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
+    merged_start, reach, before = start, spans[0][1], spans[0][2]  # the busy interval being merged
+    for s, e, name in spans[1:]:
+        if s > reach:  # a gap: the device did nothing from reach to s
+            busy += reach - merged_start
+            gaps[(before, name)].append(s - reach)
+            merged_start = s
+        if e >= reach:
+            reach, before = e, name
+    busy += reach - merged_start
+    short = lambda name: name.split("(")[0].strip()[:60]  # noqa: E731
+    per_step = lambda ns: round(ns / steps / 1e6, 3)  # noqa: E731
+    idle = sum(sum(v) for v in gaps.values())
+    rows = sorted(gaps.items(), key=lambda kv: -sum(kv[1]))[:top]
+    lines = [
+        "## The timeline", "",
+        f"Device activity (kernels and copies, `{len(spans)}` in {steps} steps: {len(spans) / steps:.0f} a step) "
+        f"from the first to the last: {per_step(end - start)} ms a step, busy {per_step(busy)} ms, idle "
+        f"{per_step(idle)} ms in {sum(len(v) for v in gaps.values()) / steps:.0f} gaps a step.", "",
+        "Idle time by the activities before and after each gap:", "",
+        *markdown_table(["before", "after", "gaps_per_step", "idle_ms_per_step", "longest_us"], [
+            {"before": short(a), "after": short(b), "gaps_per_step": round(len(v) / steps, 1),
+             "idle_ms_per_step": per_step(sum(v)), "longest_us": round(max(v) / 1e3, 1)} for (a, b), v in rows]), "",
+    ]
+    by_name: collections.Counter = collections.Counter()
+    for s, e, name in spans:
+        by_name[short(name)] += e - s
+    lines += ["The device's activities by name, every kernel and copy, attributed to the model or not:", "",
+              *markdown_table(["activity", "ms_per_step", "count_per_step"], [
+                  {"activity": n, "ms_per_step": per_step(ns), "count_per_step": round(sum(short(x) == n for _, _, x in spans) / steps, 1)}
+                  for n, ns in by_name.most_common(top)]), ""]
+    hosts = []
+    for plane in data.planes:
+        if "/host:" not in plane.name:
+            continue
+        for line in plane.lines:
+            inside = [e for e in line.events if e.end_ns > start and e.start_ns < end]
+            if inside:
+                hosts.append((sum(min(e.end_ns, end) - max(e.start_ns, start) for e in inside), line.name, inside))
+    hosts.sort(key=lambda h: -h[0])
+    host_rows = []
+    for total, name, inside in hosts[:3]:
+        names = collections.Counter()
+        for e in inside:
+            names[short(e.name)] += e.duration_ns
+        host_rows += [{"thread": name[:40], "thread_ms_per_step": per_step(total), "event": n, "ms_per_step": per_step(ns),
+                       "count_per_step": round(sum(short(e.name) == n for e in inside) / steps, 1)}
+                      for n, ns in names.most_common(6)]
+    if host_rows:
+        lines += ["Host threads busiest in that window (events nest, so a thread's events add up to more than it):", "",
+                  *markdown_table(["thread", "thread_ms_per_step", "event", "ms_per_step", "count_per_step"], host_rows), ""]
+    return lines
+
+
 def main() -> None:
     import jax
 
@@ -86,6 +161,7 @@ def main() -> None:
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from, stack_params
     from diplosim.scenario import load_scenario_file, synthetic_scenario
+    from diplosim.world import map_shared
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=1_000_000)
@@ -99,10 +175,11 @@ def main() -> None:
     params = params_from()
     if args.batch:  # as suite.py's batch rows: the world shared, one row of params and one key per run
         world = calibrate_trade(load_scenario_file(Path(__file__).parents[1] / "conf/scenario/alaska_2025.yaml").world, params)
-        inputs = (jax.tree.map(lambda x: jax.numpy.broadcast_to(x, (args.batch, *x.shape)), world),
+        worlds = jax.tree.map(lambda x: jax.numpy.broadcast_to(x, (args.batch, *x.shape)), world)
+        inputs = (map_shared(worlds, lambda x: x[0]),  # the structure and clock once, as simulate_batch passes them
                   stack_params([params] * args.batch), jax.random.split(jax.random.key(0), args.batch))
         spec = RunSpec(every=args.steps, sample_states=False, event_capacity=0)
-        compiled = _run_chunk_batch.lower(*inputs, spec=spec, samples=1, every=args.steps).compile()
+        compiled = _run_chunk_batch.lower(*inputs, spec=spec, samples=1, every=args.steps, shared=True).compile()
     else:
         world = calibrate_trade(synthetic_scenario(args.states, n_envoys=max(4, args.states // 1000)).world, params)
         inputs = (world, params, jax.random.key(0))
@@ -116,6 +193,7 @@ def main() -> None:
             jax.block_until_ready(compiled(*inputs))
             step_ms = (time.perf_counter() - started) / args.steps * 1e3
         totals = kernel_times(trace_dir, known)
+        waits = timeline(trace_dir, args.steps, args.top)
     total = sum(totals.values()) or 1
     per_step = lambda ns: round(ns / args.steps / 1e6, 3)  # noqa: E731  (ms per step)
 
@@ -143,6 +221,7 @@ def main() -> None:
         "## By mechanism and primitive", "", *markdown_table(["primitive", "ms_per_step", "share"], grouped["primitive"]), "",
         "## The costliest operations", "",
         *markdown_table(["operation", "opcode", "mechanism", "ms_per_step", "share", "op_name"], top), "",
+        *waits,
     ]
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"profile_{common['backend']}{'_batch' if args.batch else ''}.md"

@@ -20,7 +20,9 @@ every step, the endogenous event log on, as in a default run):
   world array read once and written once, at the bandwidth measured in the
   same process by a large array copy) and measured time over that floor;
 - ``batch`` rows: ``simulate_batch`` throughput on the Alaska scenario, in
-  scenario-steps per second.
+  scenario-steps per second: 52 steps, chunked as a user's call is (automatic chunks, a
+  twentieth of the run each, so that one chunk's history is copied to the host while the next
+  computes).  Rows up to the H100's of 2026-11-27 ran the 52 steps as one chunk.
 """
 
 from __future__ import annotations
@@ -151,12 +153,12 @@ def measure_batches(batches: list[int], steps: int, repeats: int) -> Iterator[di
         many = stack_params([params] * batch)
         keys = jax.random.split(jax.random.key(0), batch)
         started = time.perf_counter()
-        simulate_batch(world, many, keys, steps, spec, chunk_steps=steps)
+        simulate_batch(world, many, keys, steps, spec)
         compile_s = time.perf_counter() - started  # first call: compile + one run
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            simulate_batch(world, many, keys, steps, spec, chunk_steps=steps)
+            simulate_batch(world, many, keys, steps, spec)
             times.append(time.perf_counter() - started)
         run_s = statistics.median(times)
         row = {

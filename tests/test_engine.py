@@ -140,3 +140,63 @@ def test_each_switch_runs_exactly_its_mechanism(world, name):
     mechanism = dict(_pipeline(world.n_blocs))[name]
     direct = mechanism(w, params_from(), jax.random.fold_in(KEY, KEY_STREAM[name]))
     _leaves_close(new, direct.replace(step=direct.step + 1))
+
+
+def _alaska():
+    from pathlib import Path
+
+    from diplosim.mechanisms.trade import calibrate_trade
+    from diplosim.scenario import load_scenario_file
+
+    return calibrate_trade(load_scenario_file(Path(__file__).parents[1] / "conf/scenario/alaska_2025.yaml").world, params_from())
+
+
+def test_steps_leave_the_shared_arrays_alone_but_the_clock(world):
+    """What simulate_batch passes once for all runs (world.SHARED) must be the same in every run."""
+    from diplosim.world import SHARED, shared_of
+
+    assert ("dyads", "src") in SHARED and ("step",) in SHARED
+    for w in (world, _alaska()):
+        new = w
+        for i in range(4):  # the tiny world's summit fires at step 1, Alaska's at step 2
+            new, _ = step_jit(new, params_from(), jax.random.fold_in(KEY, i))
+        for before, after in zip(shared_of(w.replace(step=w.step + 4)), shared_of(new)):
+            np.testing.assert_array_equal(before, after)
+
+
+def test_simulate_batch_shares_the_structure_and_keeps_results(world, monkeypatch):
+    """Shared (the world once) or not (a copy per run), chunked or not: the runs' histories agree."""
+    from diplosim import engine
+
+    many = stack_params([params_from({"tension_relax": v}) for v in (0.05, 0.6)])
+    keys = jax.random.split(KEY, 2)
+    spec = RunSpec(every=3, sample_dyads=True)
+    seen = []
+    real = engine._run
+    monkeypatch.setattr(engine, "_run", lambda *a, **k: seen.append(k["shared"]) or real(*a, **k))
+    final, shared = simulate_batch(world, many, keys, 9, spec, chunk_steps=3)
+    worlds = jax.tree.map(lambda x: jnp.stack([x, x]), world)
+    _, batched = simulate_batch(worlds, many, keys, 9, spec, world_batched=True)
+    other = worlds.replace(watch=jnp.stack([world.watch, world.watch * 0]))  # the runs watch different dyads
+    _, unshared = simulate_batch(other, many, keys, 9, spec, world_batched=True)
+    assert seen == [True, True, False]
+    assert int(final.step[1]) == 9 and final.dyads.src.shape == (2, world.n_dyads)  # every array has the run axis
+    for name in ("polarisation", "gdp_total", "step"):
+        assert shared.metrics[name].shape == (2, 10)
+        np.testing.assert_allclose(shared.metrics[name], batched.metrics[name], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(shared.metrics[name], unshared.metrics[name], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(shared.dyads["tension"], unshared.dyads["tension"], rtol=1e-5, atol=1e-6)
+    assert shared.dyads["tension"].shape == (2, 4, world.n_dyads) and shared.events["kind"].shape[:2] == (2, 9)
+    np.testing.assert_array_equal(shared.sample_steps, [[0, 3, 6, 9]] * 2)
+
+
+def test_summit_talks_only_when_a_summit_fires():
+    """negotiation bargains in a branch taken when a summit fires: the batched clock keeps it one."""
+    from diplosim.mechanisms.negotiation import summits
+
+    w = _alaska()
+    for step_no, fires in ((0, False), (2, True)):
+        moved, _, _ = summits(w.replace(step=jnp.asarray(step_no, w.step.dtype)), params_from())
+        assert (not np.array_equal(moved.states.position, w.states.position)) == fires
+    text = jax.jit(lambda w: summits(w, params_from())[0].states.position).lower(w).as_text()
+    assert "stablehlo.case" in text or "stablehlo.if" in text

@@ -242,7 +242,7 @@ _calibrate_runs = jax.jit(jax.vmap(calibrate_trade, in_axes=(None, 0)))  # one w
 
 def _one_run(batch: Trajectory, r: int) -> Trajectory:
     """Run ``r`` of a batched history (every array has a leading run axis)."""
-    take = lambda tree: None if tree is None else jax.tree.map(lambda x: np.asarray(x[r]), tree)  # noqa: E731
+    take = lambda tree: None if tree is None else jax.tree.map(lambda x: np.ascontiguousarray(x[r]), tree)  # noqa: E731
     return Trajectory(take(batch.metrics), take(batch.events), np.asarray(batch.sample_steps[r]),
                       take(batch.states), take(batch.dyads))
 

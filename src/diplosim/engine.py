@@ -34,7 +34,7 @@ from diplosim.mechanisms import (
 )
 from diplosim.mechanisms.metrics import detect_events, metrics
 from diplosim.params import Mechanisms, Params
-from diplosim.world import World, materialise
+from diplosim.world import World, map_shared, materialise, shared_axes, shared_of
 
 # Fixed per-mechanism key streams: adding a mechanism never changes another's draws.
 KEY_STREAM = {
@@ -160,18 +160,35 @@ def _chunk(world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, s
 _run_chunk = jax.jit(_chunk, static_argnames=("spec", "samples", "every"))
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "samples", "every"))
-def _run_chunk_batch(world: World, params: Params, run_keys: jax.Array, *, spec: RunSpec, samples: int, every: int):
-    """``_chunk`` vmapped over a leading run axis of the world, params and keys."""
+def _world_axes(world: World, shared: bool):
+    """The vmap axes of a batch's world: 0 for every array, or none for those in ``SHARED`` when ``shared``."""
+    return shared_axes(world) if shared else 0
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "samples", "every", "shared"))
+def _run_chunk_batch(world: World, params: Params, run_keys: jax.Array, *, spec: RunSpec, samples: int, every: int, shared: bool = False):
+    """``_chunk`` vmapped over a leading run axis of the world, params and keys.
+
+    ``shared``: the world's structure and clock (``diplosim.world.SHARED``) have no run axis,
+    being the same in every run; they come back so.  The history comes back time first,
+    [steps, runs, ...], as the scan writes it: the host then copies each chunk's rows as one
+    block (``_Rows``), and the device transposes nothing.
+    """
     one_run = functools.partial(_chunk, spec=spec, samples=samples, every=every)
-    return jax.vmap(one_run)(world, params, run_keys)
+    axes = _world_axes(world, shared)
+    return jax.vmap(one_run, in_axes=(axes, 0, 0), out_axes=(axes, 1, 1))(world, params, run_keys)
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "samples", "every", "batched"))
-def _run_chunk_checked(world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int, batched: bool):
+@functools.partial(jax.jit, static_argnames=("spec", "samples", "every", "batched", "shared"))
+def _run_chunk_checked(
+    world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int, batched: bool, shared: bool = False,
+):
     """``_chunk`` (vmapped if ``batched``) under checkify, for engine.guard = stop: returns (error, outputs)."""
     one_run = guard.checkified(functools.partial(_chunk, spec=spec, samples=samples, every=every))
-    return (jax.vmap(one_run) if batched else one_run)(world, params, run_key)
+    if not batched:
+        return one_run(world, params, run_key)
+    axes = _world_axes(world, shared)
+    return jax.vmap(one_run, in_axes=(axes, 0, 0), out_axes=(0, (axes, 1, 1)))(world, params, run_key)  # as _run_chunk_batch
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "samples", "every", "layout", "checked"))
@@ -243,25 +260,39 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="step", leave=False)
 
 
-def _assemble(first_metrics, first_snap, pieces, spec: RunSpec, batched: bool) -> Trajectory:
-    axis = 1 if batched else 0
-    cat = lambda *xs: np.concatenate([np.asarray(x) for x in xs], axis=axis)  # noqa: E731
-    per_step = [p[0] for p in pieces]
-    snaps = [p[1] for p in pieces]
-    expand = lambda x: np.expand_dims(np.asarray(x), axis)  # noqa: E731
-    metric_rows = jax.tree.map(lambda f, *r: cat(expand(f), *r), first_metrics, *[{k: v for k, v in p.items() if k != "events"} for p in per_step])
-    if spec.event_capacity and per_step:
-        event_rows = jax.tree.map(lambda *r: cat(*r), *[p["events"] for p in per_step])
-    else:
-        event_rows = {}
-    snap_rows = jax.tree.map(lambda f, *r: cat(expand(f), *r), first_snap, *snaps)
-    return Trajectory(
-        metrics=metric_rows,
-        events=event_rows,
-        sample_steps=snap_rows["step"],
-        states=snap_rows.get("states"),
-        dyads=snap_rows.get("dyads"),
-    )
+class _Rows:
+    """Arrays of ``total`` rows (the leading axis), allocated at the first piece and filled piece by piece.
+
+    A concatenation of the pieces, done as each comes back from the device: while the host copies
+    one chunk's rows, the device computes the next chunk.  A batch's pieces are [rows, runs, ...]
+    (``_run_chunk_batch``), so each is one block of memory; ``result(batched=True)`` gives
+    [runs, rows, ...] views of the same arrays.
+    """
+
+    def __init__(self, total: int):
+        self.total, self.filled, self.arrays, self.tree = total, 0, None, None
+
+    def add(self, tree) -> None:
+        leaves, tree_def = jax.tree.flatten(tree)
+        leaves = [np.asarray(x) for x in leaves]  # waits for this piece's copy to the host
+        if self.arrays is None:
+            self.tree = tree_def
+            self.arrays = [np.empty((self.total, *x.shape[1:]), x.dtype) for x in leaves]
+        rows = leaves[0].shape[0] if leaves else 0
+        for out, x in zip(self.arrays, leaves):
+            out[self.filled : self.filled + rows] = x
+        self.filled += rows
+
+    def result(self, batched: bool):
+        if self.tree is None:
+            return None
+        return jax.tree.unflatten(self.tree, [np.moveaxis(x, 0, 1) if batched else x for x in self.arrays])
+
+
+def _to_host_soon(tree) -> None:
+    """Start copying every array of ``tree`` to the host once the device has computed it."""
+    for x in jax.tree.leaves(tree):
+        x.copy_to_host_async()
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "batched"))
@@ -273,15 +304,21 @@ def _initial_rows(world: World, *, spec: RunSpec, batched: bool):
     return metrics(world), snapshot(world, spec)
 
 
-def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
+def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared=False):
+    """``shared`` (a batch): the arrays of ``world`` in ``SHARED`` are the same in every run, passed once (see _run_chunk_batch)."""
     sharded = sharding.check_mode(spec.sharding) == "states"
     # the plain chunk programs are traced once per compile cache, not once per process (diplosim.programs)
     runner = functools.partial(programs.call, _run_chunk_batch if batched else _run_chunk)
+    if shared:
+        runner = functools.partial(runner, shared=True)
     first_metrics, first_snap = _initial_rows(world, spec=spec, batched=batched)
     if spec.guard != "off":  # numerical guard: inspect the initial world (row 0); stop: run under checkify
         first_metrics = guard.inspect_initial(world, first_metrics, spec.guard, batched)
         if spec.guard == "stop":
-            runner = guard.stopping(functools.partial(_run_chunk_checked, batched=batched))
+            runner = guard.stopping(functools.partial(_run_chunk_checked, batched=batched, **({"shared": True} if shared else {})))
+    n_runs = jax.tree.leaves(params)[0].shape[0] if batched else None
+    if shared:  # once: row 0 of each shared array
+        world = map_shared(world, lambda x: x[0])
     layout = None
     if sharded:  # one world split across the devices
         layout = sharding.layout_for(world)
@@ -289,19 +326,47 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched):
         runner = functools.partial(_run_chunk_sharded, layout=layout, checked=spec.guard == "stop")
         if spec.guard == "stop":
             runner = guard.stopping(runner)
+    plan = chunk_plan(steps, spec.every, chunk_steps)
+    history = {"metrics": _Rows(steps + 1), "events": _Rows(steps), "snaps": _Rows(sum(s for s, _ in plan) + 1)}
+    row = lambda tree: jax.tree.map(lambda x: np.asarray(x)[None], tree)  # noqa: E731
+    history["metrics"].add(row(first_metrics))
+    history["snaps"].add(row(first_snap))
+
+    def keep(per_step, snaps):
+        history["metrics"].add({k: v for k, v in per_step.items() if k != "events"})
+        if spec.event_capacity:
+            history["events"].add(per_step["events"])
+        history["snaps"].add(snaps if layout is None else sharding.crop_snapshots(jax.device_get(snaps), layout))
+
     bar = _progress(steps, progress, "batch" if batched else "simulate")
-    pieces = []
-    for samples, every in chunk_plan(steps, spec.every, chunk_steps):
+    waiting = None  # the last chunk's rows, on their way to the host
+    for samples, every in plan:
         world, per_step, snaps = runner(world, params, key, spec=spec, samples=samples, every=every)
-        per_step, snaps = jax.device_get((per_step, snaps))
-        pieces.append((per_step, snaps if layout is None else sharding.crop_snapshots(snaps, layout)))
+        _to_host_soon((per_step, snaps))
+        if waiting is not None:  # the previous chunk's rows, copied while this chunk computes
+            keep(*waiting[:2])
+            if bar is not None:
+                bar.update(waiting[2])
+        waiting = (per_step, snaps, samples * every)
+    if waiting is not None:
+        keep(*waiting[:2])
         if bar is not None:
-            bar.update(samples * every)
+            bar.update(waiting[2])
     if bar is not None:
         bar.close()
     if layout is not None:
         world = _crop_world(world, layout=layout)
-    return world, _assemble(jax.device_get(first_metrics), jax.device_get(first_snap), pieces, spec, batched)
+    if shared:  # every array of the returned world has the run axis
+        world = map_shared(world, lambda x: jnp.broadcast_to(x, (n_runs, *x.shape)))
+    snap_rows = history["snaps"].result(batched)
+    trajectory = Trajectory(
+        metrics=history["metrics"].result(batched),
+        events=history["events"].result(batched) or {},
+        sample_steps=snap_rows["step"],
+        states=snap_rows.get("states"),
+        dyads=snap_rows.get("dyads"),
+    )
+    return world, trajectory
 
 
 def simulate(
@@ -355,9 +420,21 @@ def simulate_batch(
         if sizes != {n_runs}:
             raise ValueError(f"a batched world must have a leading axis of length {n_runs}; got {sorted(sizes)}")
         worlds = world
+        shared = _same_shared(world)
     else:
         worlds = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_runs,) + jnp.shape(x)), world)
-    return _run(worlds, params, keys, steps, spec, chunk_steps, progress, batched=True)
+        shared = True
+    return _run(worlds, params, keys, steps, spec, chunk_steps, progress, batched=True, shared=shared)
+
+
+def _same_shared(worlds: World) -> bool:
+    """Whether every run of a batched world has the same arrays in ``diplosim.world.SHARED``."""
+    return bool(_shared_equal(worlds))
+
+
+@jax.jit
+def _shared_equal(worlds: World) -> jax.Array:
+    return jnp.stack([jnp.asarray(True)] + [jnp.all(x == x[:1]) for x in shared_of(worlds)]).all()
 
 
 def select_device(name: str) -> jax.Device:

@@ -179,6 +179,40 @@ def replace(obj, **changes):
     return dataclasses.replace(obj, **changes)
 
 
+# What runs of a batch that start from one scenario have in common: the world's structure (the
+# networks, the membership of states in blocs and of envoys in dyads, the schedule), which no
+# step changes, and its clock, which every step advances alike (tests/test_engine.py checks
+# both).  ``simulate_batch`` passes these arrays to the vmapped program once, not once per run:
+# each gather and scatter by these indices, and each event the clock fires, is then one
+# operation over the runs rather than one with an index per run and element.
+SHARED = (
+    ("states", "bloc"),
+    ("envoys", "principal"), ("envoys", "counterpart"), ("envoys", "dyad"),
+    ("dyads", "src"), ("dyads", "dst"), ("dyads", "reverse"),
+    *(("events", f.name) for f in dataclasses.fields(Events)),
+    ("watch",), ("energy_dyads",), ("issue_agreement",), ("step",),
+)
+
+
+def _is_shared(path) -> bool:
+    return tuple(getattr(key, "name", key) for key in path) in SHARED
+
+
+def shared_axes(world: World, axis: int | None = 0):
+    """A world-shaped tree of vmap axes: None for the arrays in ``SHARED``, ``axis`` elsewhere."""
+    return jax.tree_util.tree_map_with_path(lambda path, _: None if _is_shared(path) else axis, world)
+
+
+def shared_of(world: World) -> list[jax.Array]:
+    """The arrays in ``SHARED``, in a fixed order."""
+    return [x for path, x in jax.tree_util.tree_leaves_with_path(world) if _is_shared(path)]
+
+
+def map_shared(world: World, function) -> World:
+    """``world`` with ``function`` applied to each of its arrays in ``SHARED``."""
+    return jax.tree_util.tree_map_with_path(lambda path, x: function(x) if _is_shared(path) else x, world)
+
+
 def trust_mean(dyads: Dyads) -> jax.Array:
     """i's expected reliability of j, alpha / (alpha + beta): f32[E] in [0, 1]."""
     return dyads.trust_alpha / (dyads.trust_alpha + dyads.trust_beta)

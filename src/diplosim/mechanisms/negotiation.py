@@ -96,11 +96,19 @@ def summits(world: World, params: Params) -> tuple[World, Candidates, jax.Array]
     salience = s.salience[members[None, :], issue[:, None]]
     capability = jnp.broadcast_to(s.power[members], seat.shape)
     speed = params.summit_speed * flexibility(world, params)[members]
-    moved = _bargain(position, capability, salience, seat, jnp.broadcast_to(speed, seat.shape), SUMMIT_ROUNDS)
     n = world.n_states
     rows = jnp.where(seat, members[None, :], n)
     before = s.position[jnp.stack([ev.actor, ev.target], 1), issue[:, None]]
-    new_position = _apply_moves(s.position, rows, jnp.broadcast_to(issue[:, None], seat.shape), position, moved)
+
+    def talks():
+        moved = _bargain(position, capability, salience, seat, jnp.broadcast_to(speed, seat.shape), SUMMIT_ROUNDS)
+        return _apply_moves(s.position, rows, jnp.broadcast_to(issue[:, None], seat.shape), position, moved)
+
+    # Bargaining only in a step where a summit fires (positions are unchanged otherwise). In a
+    # batch the clock is the same in every run (diplosim.world.SHARED), so this stays a branch
+    # under vmap rather than both sides computed: the rounds over every [event, member, member]
+    # triple were a third of the batched Alaska step on a GPU (benchmarks/ROOFLINE.md).
+    new_position = jax.lax.cond(fire.any(), talks, lambda: s.position)
     world = replace(world, states=replace(s, position=new_position))
     candidates = _candidates(world, params, fire, ev.actor, ev.target, issue, jnp.zeros_like(issue))
     return world, candidates, before
