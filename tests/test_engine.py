@@ -200,3 +200,23 @@ def test_summit_talks_only_when_a_summit_fires():
         assert (not np.array_equal(moved.states.position, w.states.position)) == fires
     text = jax.jit(lambda w: summits(w, params_from())[0].states.position).lower(w).as_text()
     assert "stablehlo.case" in text or "stablehlo.if" in text
+
+
+def test_history_through_pinned_host_memory_is_the_same(world, monkeypatch):
+    """On a GPU each chunk's history goes to the host through pinned memory; forced here on the CPU."""
+    from diplosim import engine
+
+    spec = RunSpec(every=2, sample_dyads=True)
+    many = stack_params([params_from({"tension_relax": v}) for v in (0.05, 0.6)])
+    keys = jax.random.split(KEY, 2)
+    _, plain = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    monkeypatch.setattr(engine, "PINNED_PLATFORMS", {"cpu"})
+    kinds = []
+    real = jax.device_put
+    monkeypatch.setattr(engine.jax, "device_put", lambda x, where=None, **k: kinds.append(where.memory_kind) or real(x, where, **k))
+    _, pinned = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    assert kinds == ["pinned_host"] * 3  # one copy a chunk
+    for name in plain.metrics:
+        np.testing.assert_array_equal(plain.metrics[name], pinned.metrics[name])
+    np.testing.assert_array_equal(plain.dyads["tension"], pinned.dyads["tension"])
+    np.testing.assert_array_equal(plain.events["kind"], pinned.events["kind"])
