@@ -157,11 +157,10 @@ def timeline(trace_dir: str, steps: int, top: int = 15) -> list[str]:
 def main() -> None:
     import jax
 
-    from diplosim.engine import RunSpec, _pipeline, _run_chunk, _run_chunk_batch
+    from diplosim.engine import RunSpec, _pipeline, _run_chunk, _run_chunk_batch, _runs_of
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from, stack_params
     from diplosim.scenario import load_scenario_file, synthetic_scenario
-    from diplosim.world import map_shared
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=1_000_000)
@@ -175,8 +174,7 @@ def main() -> None:
     params = params_from()
     if args.batch:  # as suite.py's batch rows: the world shared, one row of params and one key per run
         world = calibrate_trade(load_scenario_file(Path(__file__).parents[1] / "conf/scenario/alaska_2025.yaml").world, params)
-        worlds = jax.tree.map(lambda x: jax.numpy.broadcast_to(x, (args.batch, *x.shape)), world)
-        inputs = (map_shared(worlds, lambda x: x[0]),  # the structure and clock once, as simulate_batch passes them
+        inputs = (_runs_of(world, n_runs=args.batch),  # the structure and clock once, as simulate_batch passes them
                   stack_params([params] * args.batch), jax.random.split(jax.random.key(0), args.batch))
         spec = RunSpec(every=args.steps, sample_states=False, event_capacity=0)
         compiled = _run_chunk_batch.lower(*inputs, spec=spec, samples=1, every=args.steps, shared=True).compile()

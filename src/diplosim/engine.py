@@ -318,30 +318,51 @@ def _to_host_soon(tree):
     return tree
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "batched"))
-def _initial_rows(world: World, *, spec: RunSpec, batched: bool):
+@functools.partial(jax.jit, static_argnames=("spec", "batched", "shared"))
+def _initial_rows(world: World, *, spec: RunSpec, batched: bool, shared: bool = False):
     """Row 0 of the history, the initial world's metrics and snapshot, as one compiled program
     (run op by op, their few dozen operations would each be compiled on first use in a process)."""
     if batched:
-        return jax.vmap(metrics)(world), jax.vmap(snapshot, in_axes=(0, None))(world, spec)
+        axes = _world_axes(world, shared)
+        return jax.vmap(metrics, in_axes=(axes,))(world), jax.vmap(snapshot, in_axes=(axes, None))(world, spec)
     return metrics(world), snapshot(world, spec)
 
 
+# A batch's world and its SHARED arrays, each as one compiled program (see _initial_rows)
+@functools.partial(jax.jit, static_argnames="n_runs")
+def _runs_of(world: World, n_runs: int) -> World:
+    """One world for ``n_runs`` runs: a run axis on every array but those in ``SHARED``."""
+    return map_shared(world, other=lambda x: jnp.broadcast_to(x, (n_runs, *x.shape)))
+
+
+@jax.jit
+def _share(worlds: World) -> tuple[World, jax.Array]:
+    """A batched world with its arrays in ``SHARED`` once (run 0's), and whether every run has the same."""
+    same = jnp.stack([jnp.asarray(True)] + [jnp.all(x == x[:1]) for x in shared_of(worlds)]).all()
+    return map_shared(worlds, shared=lambda x: x[0]), same
+
+
+@functools.partial(jax.jit, static_argnames="n_runs")
+def _unshare(world: World, n_runs: int) -> World:
+    """The inverse of ``_share``: a run axis on every array."""
+    return map_shared(world, shared=lambda x: jnp.broadcast_to(x, (n_runs, *x.shape)))
+
+
 def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared=False):
-    """``shared`` (a batch): the arrays of ``world`` in ``SHARED`` are the same in every run, passed once (see _run_chunk_batch)."""
+    """``shared`` (a batch): the arrays of ``world`` in ``SHARED`` have no run axis, being the same
+    in every run (see _run_chunk_batch)."""
     sharded = sharding.check_mode(spec.sharding) == "states"
     # the plain chunk programs are traced once per compile cache, not once per process (diplosim.programs)
     runner = functools.partial(programs.call, _run_chunk_batch if batched else _run_chunk)
     if shared:
         runner = functools.partial(runner, shared=True)
-    first_metrics, first_snap = _initial_rows(world, spec=spec, batched=batched)
+    n_runs = jax.tree.leaves(params)[0].shape[0] if batched else None
+    first_metrics, first_snap = _initial_rows(world, spec=spec, batched=batched, shared=shared)
     if spec.guard != "off":  # numerical guard: inspect the initial world (row 0); stop: run under checkify
-        first_metrics = guard.inspect_initial(world, first_metrics, spec.guard, batched)
+        full = _unshare(world, n_runs=n_runs) if shared else world
+        first_metrics = guard.inspect_initial(full, first_metrics, spec.guard, batched)
         if spec.guard == "stop":
             runner = guard.stopping(functools.partial(_run_chunk_checked, batched=batched, **({"shared": True} if shared else {})))
-    n_runs = jax.tree.leaves(params)[0].shape[0] if batched else None
-    if shared:  # once: row 0 of each shared array
-        world = map_shared(world, lambda x: x[0])
     layout = None
     if sharded:  # one world split across the devices
         layout = sharding.layout_for(world)
@@ -380,7 +401,7 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
     if layout is not None:
         world = _crop_world(world, layout=layout)
     if shared:  # every array of the returned world has the run axis
-        world = map_shared(world, lambda x: jnp.broadcast_to(x, (n_runs, *x.shape)))
+        world = _unshare(world, n_runs=n_runs)
     snap_rows = history["snaps"].result(batched)
     trajectory = Trajectory(
         metrics=history["metrics"].result(batched),
@@ -442,22 +463,12 @@ def simulate_batch(
         sizes = {x.shape[0] for x in jax.tree.leaves(world)}
         if sizes != {n_runs}:
             raise ValueError(f"a batched world must have a leading axis of length {n_runs}; got {sorted(sizes)}")
-        worlds = world
-        shared = _same_shared(world)
+        once, same = _share(world)
+        shared = bool(same)
+        worlds = once if shared else world
     else:
-        worlds = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_runs,) + jnp.shape(x)), world)
-        shared = True
+        worlds, shared = _runs_of(world, n_runs=n_runs), True
     return _run(worlds, params, keys, steps, spec, chunk_steps, progress, batched=True, shared=shared)
-
-
-def _same_shared(worlds: World) -> bool:
-    """Whether every run of a batched world has the same arrays in ``diplosim.world.SHARED``."""
-    return bool(_shared_equal(worlds))
-
-
-@jax.jit
-def _shared_equal(worlds: World) -> jax.Array:
-    return jnp.stack([jnp.asarray(True)] + [jnp.all(x == x[:1]) for x in shared_of(worlds)]).all()
 
 
 def select_device(name: str) -> jax.Device:

@@ -208,9 +208,14 @@ def shared_of(world: World) -> list[jax.Array]:
     return [x for path, x in jax.tree_util.tree_leaves_with_path(world) if _is_shared(path)]
 
 
-def map_shared(world: World, function) -> World:
-    """``world`` with ``function`` applied to each of its arrays in ``SHARED``."""
-    return jax.tree_util.tree_map_with_path(lambda path, x: function(x) if _is_shared(path) else x, world)
+def map_shared(world: World, shared=None, other=None) -> World:
+    """``world`` with ``shared`` applied to each of its arrays in ``SHARED`` and ``other`` to the
+    rest (None: left as they are)."""
+    def apply(path, x):
+        function = shared if _is_shared(path) else other
+        return x if function is None else function(x)
+
+    return jax.tree_util.tree_map_with_path(apply, world)
 
 
 def trust_mean(dyads: Dyads) -> jax.Array:
