@@ -79,7 +79,7 @@ def kernel_times(trace_dir: str, known: dict[str, tuple[str, str, str]]) -> coll
     return totals
 
 
-def timeline(trace_dir: str, steps: int, top: int = 15) -> list[str]:
+def timeline(data, steps: int, top: int = 15) -> list[str]:
     """Markdown lines on when the device works and when it waits, from the same trace.
 
     The device's own activity lines (a GPU's ``Stream #...`` lines: every kernel and copy as it
@@ -87,12 +87,9 @@ def timeline(trace_dir: str, steps: int, top: int = 15) -> list[str]:
     activity to the last; the idle time between them is listed by the pair of activities on
     either side of each gap, so that a wait for the host (a synchronisation, a copy to the host,
     launches slower than the kernels) shows where it happens.  The host threads busiest in that
-    window are listed with their costliest events.  On a CPU (no stream lines) this returns [].
+    window are listed with their costliest events.  ``data``: a ``jax.profiler.ProfileData``.  On a
+    CPU (no stream lines) this returns [].
     """
-    import jax
-
-    (path,) = glob.glob(f"{trace_dir}/**/*.xplane.pb", recursive=True)
-    data = jax.profiler.ProfileData.from_file(path)
     device = [p for p in data.planes if "/device:" in p.name and "CPU" not in p.name]
     spans = sorted((e.start_ns, e.end_ns, e.name) for p in device for line in p.lines
                    if line.name.startswith("Stream") for e in line.events)
@@ -191,7 +188,8 @@ def main() -> None:
             jax.block_until_ready(compiled(*inputs))
             step_ms = (time.perf_counter() - started) / args.steps * 1e3
         totals = kernel_times(trace_dir, known)
-        waits = timeline(trace_dir, args.steps, args.top)
+        (trace,) = glob.glob(f"{trace_dir}/**/*.xplane.pb", recursive=True)
+        waits = timeline(jax.profiler.ProfileData.from_file(trace), args.steps, args.top)
     total = sum(totals.values()) or 1
     per_step = lambda ns: round(ns / args.steps / 1e6, 3)  # noqa: E731  (ms per step)
 

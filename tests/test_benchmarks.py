@@ -29,3 +29,44 @@ def test_profile_attributes_the_kernels_to_mechanisms(tmp_path, mode, name):
     assert {"tension", "trade", "decisions"} <= mechanisms, table
     if "--batch" in mode:
         assert "simulate_batch" in text.splitlines()[0] and "3 runs of the Alaska scenario" in text
+
+
+def _xspace(streams: dict[str, list[tuple[str, int, int]]], host: list[tuple[str, int, int]]):
+    """A profiler trace with one GPU: per stream line its (name, start_us, duration_us) activities,
+    and one host thread's events."""
+    import jax
+
+    names = sorted({n for events in [*streams.values(), host] for n, _, _ in events})
+    ids = {n: i + 1 for i, n in enumerate(names)}
+    metadata = "".join(f'event_metadata {{ key: {i} value {{ id: {i} name: "{n}" }} }}\n' for n, i in ids.items())
+
+    def line(number, name, events):
+        body = "".join(f"events {{ metadata_id: {ids[n]} offset_ps: {s * 1_000_000} duration_ps: {d * 1_000_000} }}\n"
+                       for n, s, d in events)
+        return f'lines {{ id: {number} name: "{name}" timestamp_ns: 0\n{body}}}\n'
+
+    device = "".join(line(i + 1, name, events) for i, (name, events) in enumerate(streams.items()))
+    text = (f'planes {{ id: 1 name: "/device:GPU:0"\n{device}{metadata}}}\n'
+            f'planes {{ id: 2 name: "/host:CPU"\n{line(1, "python3", host)}{metadata}}}\n')
+    return jax.profiler.ProfileData.from_serialized_xspace(jax.profiler.ProfileData.text_proto_to_serialized_xspace(text))
+
+
+def test_timeline_counts_busy_and_idle_time_and_every_activity():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmarks_profile", ROOT / "benchmarks/profile.py")  # not the stdlib's profile
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    timeline = module.timeline
+
+    # two steps of 100 us: a kernel, a copy overlapping it on another stream, a 30 us wait, a kernel
+    streams = {"Stream #1(Compute)": [("fusion_1", 0, 50), ("fusion_2", 80, 20), ("fusion_1", 100, 50), ("fusion_2", 180, 20)],
+               "Stream #2(MemcpyD2D)": [("memcpy32_post", 40, 20), ("memcpy32_post", 140, 20)]}
+    lines = timeline(_xspace(streams, [("block_until_ready", 0, 200)]), steps=2, top=10)
+    text = "\n".join(lines)
+    assert "(kernels and copies, `6` in 2 steps: 3 a step)" in text
+    assert "0.1 ms a step, busy 0.08 ms, idle 0.02 ms in 1 gaps a step" in text  # 0-60 and 80-100 busy in each step
+    assert "| memcpy32_post | fusion_2 | 1.0 | 0.02 | 20.0 |" in text  # the gap, between the copy and the next kernel
+    assert "| fusion_1 | 0.05 | 1.0 |" in text and "| memcpy32_post | 0.02 | 1.0 |" in text
+    assert "| python3 | 0.1 | block_until_ready | 0.1 | 0.5 |" in text
+    assert timeline(_xspace({}, [("x", 0, 1)]), steps=1) == []  # a CPU's trace: no stream lines
