@@ -448,7 +448,9 @@ def simulate_batch(
 
     ``world`` is shared by every run, or, with ``world_batched=True``, has a
     leading axis R too (variants of one scenario with the same shapes).
-    Every array of the returned world and trajectory has a leading axis R.
+    Every array of the returned world and trajectory has a leading axis R; the
+    trajectory's are views of arrays stored time first ([T + 1, R, ...]), so a
+    run's history ``x[r]`` is strided (``np.ascontiguousarray`` copies it).
     """
     if sharding.check_mode(spec.sharding) != "off":
         raise ValueError(
