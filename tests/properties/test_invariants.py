@@ -51,6 +51,19 @@ def _stack(trees):
     return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
 
 
+def _same(many, one, message):
+    """A run in a batch equals the run alone: integers and flags exactly, floats within float32 rounding.
+
+    Not bit for bit: the batch passes the world's structure once for all runs (world.SHARED), and
+    XLA then fuses some of the vmapped program's reductions differently from the single run's.
+    """
+    many, one = np.asarray(many), np.asarray(one)
+    if np.issubdtype(one.dtype, np.floating):
+        np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-6, err_msg=message)
+    else:
+        np.testing.assert_array_equal(many, one, err_msg=message)
+
+
 @given(st.lists(st.tuples(seeded_world(), random_params(), keys), min_size=RUNS, max_size=RUNS))
 def test_vmapped_runs_equal_runs_one_by_one(runs):
     """simulate_batch over R (world, params, key) rows gives, row by row, what simulate gives."""
@@ -62,14 +75,14 @@ def test_vmapped_runs_equal_runs_one_by_one(runs):
     for r, (world, (_, p, key)) in enumerate(zip(worlds, runs)):
         final, single = simulate(world, p, key, steps, SPEC, chunk_steps=CHUNK)
         for path, one, many in zip(_paths(final), jax.tree.leaves(final), jax.tree.leaves(finals)):
-            np.testing.assert_array_equal(np.asarray(many)[r], np.asarray(one), err_msg=f"run {r}: final world {path}")
+            _same(np.asarray(many)[r], one, f"run {r}: final world {path}")
         for name in single.metrics:
-            np.testing.assert_array_equal(batch.metrics[name][r], single.metrics[name], err_msg=f"run {r}: metric {name}")
+            _same(batch.metrics[name][r], single.metrics[name], f"run {r}: metric {name}")
         for name in single.events:
-            np.testing.assert_array_equal(batch.events[name][r], single.events[name], err_msg=f"run {r}: events {name}")
+            _same(batch.events[name][r], single.events[name], f"run {r}: events {name}")
         for table in ("states", "dyads"):
             for name, values in getattr(single, table).items():
-                np.testing.assert_array_equal(getattr(batch, table)[name][r], values, err_msg=f"run {r}: {table}.{name}")
+                _same(getattr(batch, table)[name][r], values, f"run {r}: {table}.{name}")
 
 
 def _paths(tree) -> list[str]:
