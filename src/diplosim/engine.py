@@ -368,7 +368,7 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
         full = _unshare(world, n_runs=n_runs) if shared else world
         first_metrics = guard.inspect_initial(full, first_metrics, spec.guard, batched)
         if spec.guard == "stop":
-            runner = guard.stopping(functools.partial(_run_chunk_checked, batched=batched, **({"shared": True} if shared else {})))
+            runner = guard.stopping(functools.partial(_run_chunk_checked, batched=batched, shared=shared))
     layout = None
     if sharded:  # one world split across the devices
         layout = sharding.layout_for(world)
@@ -382,26 +382,25 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
     history["metrics"].add(row(first_metrics))
     history["snaps"].add(row(first_snap))
 
-    def keep(per_step, snaps):
+    bar = _progress(steps, progress, "batch" if batched else "simulate")
+
+    def keep(per_step, snaps, steps_done):
         history["metrics"].add({k: v for k, v in per_step.items() if k != "events"})
         if spec.event_capacity:
             history["events"].add(per_step["events"])
         history["snaps"].add(snaps if layout is None else sharding.crop_snapshots(jax.device_get(snaps), layout))
+        if bar is not None:
+            bar.update(steps_done)
 
-    bar = _progress(steps, progress, "batch" if batched else "simulate")
     waiting = None  # the last chunk's rows, on their way to the host
     for samples, every in plan:
         world, per_step, snaps = runner(world, params, key, spec=spec, samples=samples, every=every)
         per_step, snaps = _to_host_soon((per_step, snaps))
         if waiting is not None:  # the previous chunk's rows, copied while this chunk computes
-            keep(*waiting[:2])
-            if bar is not None:
-                bar.update(waiting[2])
+            keep(*waiting)
         waiting = (per_step, snaps, samples * every)
     if waiting is not None:
-        keep(*waiting[:2])
-        if bar is not None:
-            bar.update(waiting[2])
+        keep(*waiting)
     if bar is not None:
         bar.close()
     if layout is not None:
