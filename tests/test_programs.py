@@ -144,3 +144,40 @@ def test_a_program_that_cannot_be_exported_runs_as_traced(world, cache, monkeypa
     assert not cache.exists() or not any(cache.iterdir())
     assert list(programs._loaded.values()) == [None]
     _equal(ran, _direct(world))
+
+
+# --- memory maps: compiled programs released before the process runs out -------------
+
+
+@pytest.mark.skipif(programs._maps_in_use() is None, reason="counts /proc/self/maps (Linux)")
+def test_compiled_programs_are_released_when_the_maps_run_short(world, monkeypatch):
+    """A compiled step holds hundreds of memory maps; released, they go back to the kernel and the
+    next call compiles again (a process that hit vm.max_map_count died inside XLA)."""
+    step = jax.jit(engine.step)
+    step(world, params_from(), KEY)
+    held = programs._maps_in_use()
+    assert not programs.release_when_crowded()  # this process is far from the limit: kept
+    assert step._cache_size() == 1
+    monkeypatch.setattr(programs, "_map_limit", lambda: held)  # as if it held all the maps it may
+    assert programs.release_when_crowded()
+    assert step._cache_size() == 0
+    assert programs._maps_in_use() < held - 100
+
+
+def test_without_proc_nothing_is_released(world, monkeypatch):
+    step = jax.jit(engine.step)
+    step(world, params_from(), KEY)
+    monkeypatch.setattr(programs, "_maps_in_use", lambda: None)
+    assert not programs.release_when_crowded()
+    assert step._cache_size() == 1
+
+
+def test_runs_release_programs_first_when_crowded(world, monkeypatch):
+    """engine's runs check before they compile (the long-lived process is a multirun or a notebook)."""
+    monkeypatch.setattr(programs, "_map_limit", lambda: 2)
+    before = simulate(world, params_from(), KEY, 3)
+    step = jax.jit(engine.step)
+    step(world, params_from(), KEY)
+    after = simulate(world, params_from(), KEY, 3)
+    assert step._cache_size() == 0  # released by the second run
+    _equal(after, before)

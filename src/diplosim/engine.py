@@ -358,6 +358,7 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
     """``shared`` (a batch): the arrays of ``world`` in ``SHARED`` have no run axis, being the same
     in every run (see _run_chunk_batch)."""
     sharded = sharding.check_mode(spec.sharding) == "states"
+    programs.release_when_crowded()  # many programs compiled in this process: drop them before the maps run out
     # the plain chunk programs are traced once per compile cache, not once per process (diplosim.programs)
     runner = functools.partial(programs.call, _run_chunk_batch if batched else _run_chunk)
     if shared:

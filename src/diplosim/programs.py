@@ -25,6 +25,13 @@ Without a compile cache, or without ``flatbuffers`` (which ``jax.export`` serial
 The directory is trusted as JAX's own cache is (its files are loaded with ``pickle``). An edit to
 diplosim leaves the programs of the earlier sources behind: the directory can be deleted at any
 time, and is filled again as programs are traced.
+
+``release_when_crowded`` keeps a process that compiles many programs alive: each compiled
+XLA:CPU program of the model holds about 1,500 memory maps (its kernels' code) for as long as
+JAX's in-memory caches hold it, and Linux allows a process ``vm.max_map_count`` of them (65,530
+by default). Past that, the next map fails inside XLA and the process dies with a segfault: after
+a few dozen distinct programs (a multirun over mechanism switches or sizes in one process, the
+test suite). ``engine`` calls it before each run.
 """
 
 from __future__ import annotations
@@ -172,4 +179,35 @@ def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, 
     return jax.jit(exported.call), out_trees[0]
 
 
-__all__ = ["call"]
+def release_when_crowded(fraction: float = 0.5) -> bool:
+    """Drop JAX's in-memory compiled programs when this process holds more than ``fraction`` of the
+    memory maps the kernel allows it; True if it did (see the module's docstring).
+
+    The programs come back when next called: from the compile cache when there is one (a load,
+    not a compile), else compiled again. Where ``/proc`` is not there (not Linux) it does nothing.
+    """
+    used, limit = _maps_in_use(), _map_limit()
+    if used is None or limit is None or used <= fraction * limit:
+        return False
+    jax.clear_caches()
+    log.info(f"{used} of {limit} memory maps in use (vm.max_map_count), most of them compiled programs: "
+             f"released them; now {_maps_in_use()}")
+    return True
+
+
+def _maps_in_use() -> int | None:
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            return sum(block.count(b"\n") for block in iter(lambda: maps.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+def _map_limit() -> int | None:
+    try:
+        return int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+__all__ = ["call", "release_when_crowded"]
