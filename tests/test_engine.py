@@ -7,6 +7,8 @@ from diplosim.engine import RunSpec, chunk_plan, simulate, simulate_batch, step,
 from diplosim.params import Mechanisms, params_from, stack_params
 from diplosim.world import Dyads, States, describe
 
+EVENTS_ONLY = Mechanisms(**{name: name == "events" for name in Mechanisms.__dataclass_fields__})  # compiles in seconds
+
 KEY = jax.random.key(7)
 
 
@@ -27,6 +29,7 @@ def test_step_jit_equals_eager(world):
     _leaves_close(step(world, params_from(), KEY), step_jit(world, params_from(), KEY))
 
 
+@pytest.mark.slow  # op by op, 30 s; simulate_batch against simulate: properties/test_invariants.py
 def test_step_vmaps_over_params_and_keys(world):
     many = stack_params([params_from({"trade_relax": r}) for r in (0.1, 0.5)])
     keys = jax.random.split(KEY, 2)
@@ -71,6 +74,7 @@ def test_same_seed_same_run_different_seed_different_run(world):
     assert not np.array_equal(a.metrics["polarisation"], c.metrics["polarisation"])
 
 
+@pytest.mark.slow  # 45 s; on random worlds, in the default run: properties/test_invariants.py
 def test_simulate_batch_equals_runs_one_by_one(world):
     values = (0.05, 0.3, 0.6)
     many = stack_params([params_from({"tension_relax": v}) for v in values])
@@ -207,7 +211,7 @@ def test_history_goes_through_pinned_host_memory_on_a_gpu(world, monkeypatch):
     on the CPU (a CPU's arrays are in host memory already, and go as they are)."""
     from diplosim import engine
 
-    spec = RunSpec(every=2, sample_dyads=True)
+    spec = RunSpec(mechanisms=EVENTS_ONLY, every=2, sample_dyads=True)  # the copy is the engine's: a small program
     many = stack_params([params_from({"tension_relax": v}) for v in (0.05, 0.6)])
     keys = jax.random.split(KEY, 2)
     _, plain = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
@@ -220,5 +224,5 @@ def test_history_goes_through_pinned_host_memory_on_a_gpu(world, monkeypatch):
     assert kinds == ["pinned_host"] * 3  # one copy a chunk
     for name in plain.metrics:
         np.testing.assert_array_equal(plain.metrics[name], pinned.metrics[name])
-    np.testing.assert_array_equal(plain.dyads["tension"], pinned.dyads["tension"])
+    np.testing.assert_array_equal(plain.dyads["trade"], pinned.dyads["trade"])
     np.testing.assert_array_equal(plain.events["kind"], pinned.events["kind"])
