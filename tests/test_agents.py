@@ -126,3 +126,20 @@ def test_reference_engine_drives_the_same_mesa_model():
     frame = m.datacollector.get_model_vars_dataframe()
     assert len(frame) == 4 and frame["energy_price"].notna().all() and frame["cohesion_nato_eu"].notna().all()
     assert m.network("alliance")["United States"]["Germany"]["weight"] == pytest.approx(us.alliance_with(m.state_named("Germany")))
+
+
+def test_a_new_model_releases_compiled_programs_when_the_maps_run_short(monkeypatch):
+    """mesa.batch_run builds model after model, each compiling its own step: a new model releases
+    them past half of vm.max_map_count (see diplosim.programs.release_when_crowded)."""
+    import jax
+
+    from diplosim import programs
+
+    twice = jax.jit(lambda x: 2 * x)
+    twice(1.0)
+    DiplomacyModel("alaska_2025", seed=1)
+    assert twice._cache_size() == 1  # far from the limit: kept
+    monkeypatch.setattr(programs, "_maps_in_use", lambda: 40_000)
+    monkeypatch.setattr(programs, "_map_limit", lambda: 65_530)
+    DiplomacyModel("alaska_2025", seed=1)
+    assert twice._cache_size() == 0

@@ -39,6 +39,7 @@ import mesa
 import networkx as nx
 import numpy as np
 
+from diplosim import programs
 from diplosim.engine import step_with_actions
 from diplosim.mechanisms.decisions import Actions
 from diplosim.mechanisms.trade import calibrate_trade
@@ -201,6 +202,7 @@ class DiplomacyModel(mesa.Model):
             raise ValueError(f"engine = {engine!r}: allowed values are {', '.join(ENGINES)}")
         super().__init__(seed=seed) if rng is None else super().__init__(rng=rng)
         self.engine = engine
+        programs.release_when_crowded()  # mesa.batch_run builds one model after another: their programs add up
         self.scenario = _scenario(scenario)
         base = params or params_from()
         self.params = base.replace(**{k: np.float32(v) for k, v in coefficients.items()}) if coefficients else base
