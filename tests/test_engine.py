@@ -107,6 +107,7 @@ def test_chunk_plan_covers_every_step(steps, every, chunk, expected):
     assert sum(s * e for s, e in plan) == steps
 
 
+@pytest.mark.slow  # 20 s; ranges on random worlds and parameters, in the default run: properties/test_invariants.py
 def test_bounded_fields_stay_in_range_over_a_long_run(world):
     final, _ = simulate(world, params_from({"tension_noise": 0.2}), KEY, 60)
     for record, cls in ((final.states, States), (final.dyads, Dyads)):
