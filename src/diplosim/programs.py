@@ -31,7 +31,7 @@ XLA:CPU program of the model holds about 1,500 memory maps (its kernels' code) f
 JAX's in-memory caches hold it, and Linux allows a process ``vm.max_map_count`` of them (65,530
 by default). Past that, the next map fails inside XLA and the process dies with a segfault: after
 a few dozen distinct programs (a multirun over mechanism switches or sizes in one process, the
-test suite). ``engine`` calls it before each run.
+test suite). ``engine`` calls it before each run, and ``agents.DiplomacyModel`` as it is made.
 """
 
 from __future__ import annotations
