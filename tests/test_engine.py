@@ -7,6 +7,8 @@ from diplosim.engine import RunSpec, chunk_plan, simulate, simulate_batch, step,
 from diplosim.params import Mechanisms, params_from, stack_params
 from diplosim.world import Dyads, States, describe
 
+# most runs here use one spec: each chunk shape is a full-model program to compile, shared where they agree
+SAMPLED = RunSpec(every=4, sample_dyads=True)
 EVENTS_ONLY = Mechanisms(**{name: name == "events" for name in Mechanisms.__dataclass_fields__})  # compiles in seconds
 
 KEY = jax.random.key(7)
@@ -46,29 +48,30 @@ def test_mechanism_switch_turns_a_mechanism_off(world):
 
 
 def test_simulate_records_every_step_and_samples(world):
-    spec = RunSpec(every=4, sample_dyads=True)
-    final, traj = simulate(world, params_from(), KEY, 10, spec)
+    final, traj = simulate(world, params_from(), KEY, 10, SAMPLED)
     assert int(final.step) == 10
     np.testing.assert_array_equal(traj.metrics["step"], np.arange(11))
     np.testing.assert_array_equal(traj.sample_steps, [0, 4, 8, 10])
     assert traj.states["gdp"].shape == (4, 3) and traj.dyads["trade"].shape == (4, 6)
     n_agreements = world.agreements.status.shape[0]
-    assert traj.events["kind"].shape == (10, 4 * spec.event_capacity + n_agreements)
+    assert traj.events["kind"].shape == (10, 4 * SAMPLED.event_capacity + n_agreements)
 
 
 def test_chunking_does_not_change_results(world):
-    spec = RunSpec(every=2)
-    a_final, a = simulate(world, params_from(), KEY, 12, spec, chunk_steps=12)
-    b_final, b = simulate(world, params_from(), KEY, 12, spec, chunk_steps=4, progress=True)
+    a_final, a = simulate(world, params_from(), KEY, 12, SAMPLED, chunk_steps=12)  # one chunk of 3 samples
+    b_final, b = simulate(world, params_from(), KEY, 12, SAMPLED, chunk_steps=4, progress=True)  # three of one
     _leaves_close(a_final, b_final, rtol=0)
     for name in a.metrics:
         np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
+    np.testing.assert_array_equal(a.sample_steps, b.sample_steps)
+    for name in a.dyads:
+        np.testing.assert_array_equal(a.dyads[name], b.dyads[name])
 
 
 def test_same_seed_same_run_different_seed_different_run(world):
-    _, a = simulate(world, params_from(), jax.random.key(1), 8)
-    _, b = simulate(world, params_from(), jax.random.key(1), 8)
-    _, c = simulate(world, params_from(), jax.random.key(2), 8)
+    _, a = simulate(world, params_from(), jax.random.key(1), 8, SAMPLED)
+    _, b = simulate(world, params_from(), jax.random.key(1), 8, SAMPLED)
+    _, c = simulate(world, params_from(), jax.random.key(2), 8, SAMPLED)
     np.testing.assert_array_equal(a.states["approval"], b.states["approval"])
     np.testing.assert_array_equal(a.metrics["polarisation"], b.metrics["polarisation"])
     assert not np.array_equal(a.metrics["polarisation"], c.metrics["polarisation"])
