@@ -1,9 +1,11 @@
 """The Mesa layer: agents as views, decide() hooks, DataCollector, batch_run, networks."""
 
+import jax
 import mesa
 import numpy as np
 import pytest
 
+from diplosim import programs
 from diplosim.agents import DiplomacyModel, EnvoyAgent, StateAgent
 from diplosim.world import trust_mean
 
@@ -131,10 +133,6 @@ def test_reference_engine_drives_the_same_mesa_model():
 def test_a_new_model_releases_compiled_programs_when_the_maps_run_short(monkeypatch):
     """mesa.batch_run builds model after model, each compiling its own step: a new model releases
     them past half of vm.max_map_count (see diplosim.programs.release_when_crowded)."""
-    import jax
-
-    from diplosim import programs
-
     twice = jax.jit(lambda x: 2 * x)
     twice(1.0)
     DiplomacyModel("alaska_2025", seed=1)

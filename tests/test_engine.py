@@ -6,10 +6,10 @@ import pytest
 from diplosim.engine import RunSpec, chunk_plan, simulate, simulate_batch, step, step_jit
 from diplosim.params import Mechanisms, params_from, stack_params
 from diplosim.world import Dyads, States, describe
+from worlds import EVENTS_ONLY
 
 # most runs here use one spec: each chunk shape is a full-model program to compile, shared where they agree
 SAMPLED = RunSpec(every=4, sample_dyads=True)
-EVENTS_ONLY = Mechanisms(**{name: name == "events" for name in Mechanisms.__dataclass_fields__})  # compiles in seconds
 
 KEY = jax.random.key(7)
 

@@ -8,7 +8,6 @@ trade potential of the incentive's two dyads into NaN when it fires.
 
 from __future__ import annotations
 
-import dataclasses
 from types import SimpleNamespace
 
 import jax
@@ -19,11 +18,10 @@ import pytest
 from diplosim import engine, guard
 from diplosim.engine import RunSpec, simulate, simulate_batch
 from diplosim.guard import FIELD_NAMES, NumericalError, first_nonfinite, first_problem
-from diplosim.params import Mechanisms, params_from, stack_params
+from diplosim.params import params_from, stack_params
 from diplosim.world import EVENT_KINDS, replace
-from worlds import TINY_INDEX, tiny_world
+from worlds import EVENTS_ONLY, TINY_INDEX, tiny_world
 
-EVENTS_ONLY = Mechanisms(**{f.name: f.name == "events" for f in dataclasses.fields(Mechanisms)})
 KEY = jax.random.key(0)
 NAN_INCENTIVE = params_from({"incentive_trade": float("nan")})
 INCENTIVE_STEP = 3  # fires during step 3 -> 4: the world after 4 steps holds the NaN

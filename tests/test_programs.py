@@ -8,7 +8,8 @@ import pytest
 
 from diplosim import engine, programs
 from diplosim.engine import RunSpec, Trajectory, simulate, simulate_batch
-from diplosim.params import Mechanisms, params_from, stack_params
+from diplosim.params import params_from, stack_params
+from worlds import EVENTS_ONLY
 
 KEY = jax.random.key(3)
 
@@ -174,7 +175,7 @@ def test_without_proc_nothing_is_released(world, monkeypatch):
 
 def test_runs_release_programs_first_when_crowded(world, monkeypatch):
     """engine's runs check before they compile (the long-lived process is a multirun or a notebook)."""
-    spec = RunSpec(mechanisms=Mechanisms(**{name: name == "events" for name in Mechanisms.__dataclass_fields__}))
+    spec = RunSpec(mechanisms=EVENTS_ONLY)
     monkeypatch.setattr(programs, "_map_limit", lambda: 2)
     before = simulate(world, params_from(), KEY, 3, spec)
     step = jax.jit(engine.step)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import jax.numpy as jnp
 import numpy as np
 
+from diplosim.params import Mechanisms
 from diplosim.world import Agreements, Dyads, Envoys, Events, States, World
 
 F, I = jnp.float32, jnp.int32  # noqa: E741
+# every mechanism off but the scheduled events: a small program that compiles in seconds, for the engine's plumbing
+EVENTS_ONLY = Mechanisms(**{f.name: f.name == "events" for f in dataclasses.fields(Mechanisms)})
 
 
 def tiny_world(n_agreements: int = 4) -> World:
