@@ -230,3 +230,39 @@ def test_history_goes_through_pinned_host_memory_on_a_gpu(world, monkeypatch):
         np.testing.assert_array_equal(plain.metrics[name], pinned.metrics[name])
     np.testing.assert_array_equal(plain.dyads["trade"], pinned.dyads["trade"])
     np.testing.assert_array_equal(plain.events["kind"], pinned.events["kind"])
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (1, 5, 3), (52, 1000), (3, 4, 2), (9,), (1,), (0, 4)])
+def test_history_copied_by_threads_is_copied_exactly(shape):
+    from diplosim.engine import _copy_all
+
+    rng = np.random.default_rng(len(shape))
+    pieces = [rng.random(shape).astype(np.float32), (rng.random(shape) > 0.5), rng.integers(0, 9, shape)]
+    serial = [np.zeros((shape[0] + 2, *shape[1:]), x.dtype) for x in pieces]
+    threaded = [np.zeros_like(out) for out in serial]
+    _copy_all([(out[1 : 1 + shape[0]], x) for out, x in zip(serial, pieces)], threads=1)
+    _copy_all([(out[1 : 1 + shape[0]], x) for out, x in zip(threaded, pieces)], threads=3)
+    for a, b, x in zip(serial, threaded, pieces):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(b[1 : 1 + shape[0]], x)
+        assert not b[0].any() and not b[-1].any()  # nothing written outside the piece's rows
+
+
+def test_large_history_pieces_are_copied_by_threads(world, monkeypatch):
+    from diplosim import engine
+
+    spec = RunSpec(mechanisms=EVENTS_ONLY, every=2, sample_dyads=True)  # the copy is the engine's: a small program
+    many = stack_params([params_from({"tension_relax": v}) for v in (0.05, 0.6)])
+    keys = jax.random.split(KEY, 2)
+    _, plain = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    used = []
+    copy_all = engine._copy_all
+    monkeypatch.setattr(engine, "THREADED_COPY_BYTES", 0)
+    monkeypatch.setattr(engine, "COPY_THREADS", 3)
+    monkeypatch.setattr(engine, "_copy_all", lambda copies, threads: used.append(threads) or copy_all(copies, threads=threads))
+    _, copied = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    monkeypatch.undo()
+    assert used and set(used) == {3}
+    for name in plain.metrics:
+        np.testing.assert_array_equal(plain.metrics[name], copied.metrics[name])
+    np.testing.assert_array_equal(plain.dyads["trade"], copied.dyads["trade"])

@@ -42,7 +42,7 @@ def oil_income(world: World, params: Params) -> jax.Array:
     fair_share = s.energy_supply * market
     route, seller, buyer = energy_routes(world)
     penalised = d.energy_flow[route] * secondary_exposure(world)[seller]
-    penalty_volume = jax.ops.segment_sum(penalised, buyer, n, indices_are_sorted=True)
+    penalty_volume = jax.ops.segment_sum(penalised, buyer, n)
     income = (
         (price - params.energy_price_base) * (s.energy_sold - s.energy_bought)
         - price * jnp.maximum(fair_share - s.energy_sold, 0.0)

@@ -67,7 +67,7 @@ def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> jax.
     s, n = world.states, world.n_states
     route, seller, buyer = energy_routes(world)
     openness = friction_e[route] * (1.0 - params.secondary_diversion * secondary_exposure(world)[seller])
-    by_buyer = lambda x: jax.ops.segment_sum(x, buyer, n, indices_are_sorted=True)  # noqa: E731
+    by_buyer = lambda x: jax.ops.segment_sum(x, buyer, n)  # noqa: E731  (sorted, unsaid: see segment_sum_dst)
     by_seller = lambda x: jax.ops.segment_sum(x, seller, n)  # noqa: E731
 
     def clear(_, flow):
@@ -114,10 +114,10 @@ def trade_and_energy(world: World, params: Params, key: jax.Array) -> World:
     trade = d.trade + params.trade_relax * (d.trade_potential * friction_e - d.trade)
     route, seller, buyer = energy_routes(world)
     shipped = allocate_energy(world, params, friction_e)
-    flow = jnp.zeros_like(d.energy_flow).at[route].set(shipped, indices_are_sorted=True, unique_indices=True)
+    flow = jnp.zeros_like(d.energy_flow).at[route].set(shipped, unique_indices=True)
     states = replace(
         s,
-        energy_bought=jax.ops.segment_sum(shipped, buyer, world.n_states, indices_are_sorted=True),
+        energy_bought=jax.ops.segment_sum(shipped, buyer, world.n_states),
         energy_sold=jax.ops.segment_sum(shipped, seller, world.n_states),
     )
     return replace(
