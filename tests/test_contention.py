@@ -55,9 +55,10 @@ def test_bloc_cohesion_is_exact_where_a_float32_running_sum_was_not():
     np.testing.assert_allclose(np.asarray(bloc_cohesion(world)), exact, rtol=1e-6)
 
 
-@pytest.fixture(scope="module")
-def lowered_step():
-    """The chunk program of the full model on a 2,000-state world, lowered (not yet compiled)."""
+def _lowered_step(unroll: bool | None):
+    """The chunk program of the full model on a 2,000-state world, lowered (not yet compiled), with
+    its loops of small kernels unrolled (True), kept (False) or as this platform wants (None)."""
+    from diplosim import world as world_module
     from diplosim.engine import RunSpec, _run_chunk
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from
@@ -65,18 +66,41 @@ def lowered_step():
     params = params_from()
     world = calibrate_trade(synthetic_scenario(2_000).world, params)
     spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=16)
-    return _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1)
+    jax.clear_caches()  # traced anew: the switch is read while tracing, and is not in jit's key
+    world_module.UNROLL = unroll
+    try:
+        return _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1)
+    finally:
+        world_module.UNROLL = None
+        jax.clear_caches()
 
 
-def test_the_step_has_no_loop_of_small_kernels(lowered_step):
+@pytest.fixture(scope="module")
+def lowered_step():
+    return _lowered_step(None)
+
+
+def test_the_gpu_step_has_no_loop_of_small_kernels():
     """A loop in the step runs its body's kernels once per round, each of a few threads' work on a GPU:
     the binary search of ``lookup_dyads`` (24 rounds at 10^7 dyads, in several mechanisms), ``searchsorted``'s
-    default method, the bargaining and market-clearing rounds.  They are unrolled, so the only loops
-    left in the compiled step are the scan over steps and jax.random's threefry rounds."""
-    text = lowered_step.compile().as_text()
+    default method, the bargaining and market-clearing rounds.  Where they are unrolled (on a GPU), the
+    only loops left in the compiled step are the scan over steps and jax.random's threefry rounds."""
+    text = _lowered_step(True).compile().as_text()
     loops = [m.group(1) for m in re.finditer(r' while\(.*?op_name="([^"]*)"', text)]
     assert loops, "no loop found: the scan over steps should be one"
     assert [name for name in loops if name != "jit(_chunk)/while" and "threefry" not in name] == []
+
+
+def test_the_cpu_step_keeps_its_loops_and_the_gpu_step_unrolls_them():
+    """On a CPU the loops stay loops: the step takes as long either way, and the unrolled program took
+    up to twice as long to compile (benchmarks/ROOFLINE.md, change 16)."""
+    from diplosim import world as world_module
+
+    count = lambda lowered: lowered.as_text().count("stablehlo.while")  # noqa: E731
+    assert world_module.unrolled() is (jax.default_backend() != "cpu")
+    kept, unrolled = count(_lowered_step(False)), count(_lowered_step(True))
+    assert kept > unrolled
+    assert count(_lowered_step(None)) == (unrolled if world_module.unrolled() else kept)
 
 
 def test_no_large_scatter_is_marked_sorted(lowered_step):

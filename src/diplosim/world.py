@@ -268,6 +268,31 @@ def take(values: jax.Array, index: jax.Array) -> jax.Array:
     return jnp.take(values, index, axis=0, mode="clip")
 
 
+UNROLL: bool | None = None  # None: as the platform wants (unrolled); True or False: always (tests)
+
+
+def unrolled() -> bool:
+    """Whether the program being traced unrolls its loops of a few threads' work a round (the binary
+    searches, the market-clearing and bargaining rounds): on a GPU, yes, where each round of a loop
+    launches its kernels again and copies its carry (benchmarks/ROOFLINE.md, change 10); on a CPU,
+    no, where the 10^6-state step takes the same time either way and the unrolled program took up
+    to twice as long to compile (change 16).  The platform is the default device's, as
+    ``jax.default_device`` (``engine.device``) sets it.
+    """
+    if UNROLL is not None:
+        return UNROLL
+    device = jax.config.jax_default_device
+    if device is None:
+        return jax.default_backend() != "cpu"
+    return (device if isinstance(device, str) else device.platform) != "cpu"
+
+
+def searchsorted(sorted_values: jax.Array, wanted: jax.Array) -> jax.Array:
+    """``jnp.searchsorted(sorted_values, wanted, side="left")``, its loop of log2(n) rounds unrolled where
+    ``unrolled()``."""
+    return jnp.searchsorted(sorted_values, wanted, side="left", method="scan_unrolled" if unrolled() else "scan")
+
+
 def reverse_of(values: jax.Array, dyads: Dyads) -> jax.Array:
     """The value of the reverse dyad j->i for each dyad i->j: f32[E]."""
     return take(materialise(values), dyads.reverse)
@@ -351,11 +376,11 @@ def first_true(mask: jax.Array, size: int, fill_value: int, *, block: int = 1024
     per_block = rows.sum(axis=1, dtype=INT)
     through = jnp.cumsum(per_block)  # True entries up to the end of each block
     wanted = jnp.arange(1, size + 1, dtype=INT)  # the j-th True entry, counted from 1
-    b = jnp.searchsorted(through, wanted, side="left", method="scan_unrolled")  # its block; `blocks` if none
+    b = searchsorted(through, wanted)  # its block; `blocks` if none
     b_in = jnp.minimum(b, blocks - 1)
     rank = wanted - (through[b_in] - per_block[b_in])  # its rank within the block, from 1
     within = jnp.cumsum(rows[b_in], axis=1, dtype=INT)  # [size, block]
-    offset = jax.vmap(lambda count, r: jnp.searchsorted(count, r, side="left", method="scan_unrolled"))(within, rank)
+    offset = jax.vmap(searchsorted)(within, rank)
     return jnp.where(b < blocks, b_in * block + offset, fill_value).astype(INT)
 
 
@@ -364,9 +389,9 @@ def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Arra
 
     The dyad list is sorted by (dst, src), so a lexicographic binary search of
     ceil(log2(E + 1)) rounds finds each pair with no dense N x N table.  The rounds are
-    unrolled, so that XLA can fuse them: as a loop, each round was its own operations (seven
-    on a CPU, counted in a profiler trace; 24 rounds at 10^7 dyads), each of a few threads'
-    work on a GPU, launched one after the other.
+    unrolled where ``unrolled()``, so that XLA can fuse them: as a loop, each round is its own
+    operations (24 rounds at 10^7 dyads), each of a few threads' work on a GPU, launched one
+    after the other.
     Returns ``(index i32[Q], found bool[Q])``; index is E where not found.
     """
     n_dyads = dyads.src.shape[0]
@@ -381,7 +406,7 @@ def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Arra
         return jnp.where(below, mid + 1, lo), jnp.where(below, hi, mid)
 
     rounds = max(1, int(n_dyads).bit_length())
-    lo, _ = jax.lax.fori_loop(0, rounds, halve, (lo, hi), unroll=True)
+    lo, _ = jax.lax.fori_loop(0, rounds, halve, (lo, hi), unroll=unrolled())
     at = jnp.minimum(lo, max(n_dyads - 1, 0))
     found = (lo < n_dyads) & (dyads.src[at] == src) & (dyads.dst[at] == dst)
     return jnp.where(found, lo, n_dyads), found

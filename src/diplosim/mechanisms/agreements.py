@@ -32,7 +32,16 @@ import jax.numpy as jnp
 
 from diplosim import draws
 from diplosim.params import Params
-from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, CHANNELS, World, lookup_dyads, replace, reverse_of
+from diplosim.world import (
+    AGREEMENT_KINDS,
+    AGREEMENT_STATUS,
+    CHANNELS,
+    World,
+    lookup_dyads,
+    replace,
+    reverse_of,
+    searchsorted,
+)
 
 STATUS = {name: i for i, name in enumerate(AGREEMENT_STATUS)}
 KIND = {name: i for i, name in enumerate(AGREEMENT_KINDS)}
@@ -117,8 +126,7 @@ def sign(world: World, candidates: Candidates) -> tuple[World, jax.Array]:
     free = ~live
     free_count = jnp.cumsum(free)
     rank = jnp.cumsum(valid) - 1
-    # the (rank+1)-th free slot; unrolled: the default method is a loop of log2(A) rounds, each its own kernels
-    slot = jnp.searchsorted(free_count, rank + 1, method="scan_unrolled")
+    slot = searchsorted(free_count, rank + 1)  # the (rank+1)-th free slot
     signed_ok = valid & (rank < free_count[-1])
     slot = jnp.where(signed_ok, slot, a.status.shape[0])
     put = lambda old, new: old.at[slot].set(new.astype(old.dtype), mode="drop")  # noqa: E731

@@ -37,7 +37,7 @@ from diplosim.bargaining import bargain_round
 from diplosim.mechanisms.agreements import Candidates, concat, sign
 from diplosim.mechanisms.events import ROLE, apply_exclusions, fires
 from diplosim.params import Params
-from diplosim.world import CHANNELS, World, replace
+from diplosim.world import CHANNELS, World, replace, unrolled
 
 SUMMIT_ROUNDS = 3
 ENVOY_ROUNDS = 1
@@ -52,10 +52,10 @@ def flexibility(world: World, params: Params) -> jax.Array:
 def _bargain(position, capability, salience, active, speed, rounds: int):
     """``rounds`` bargaining rounds for a batch of groups: f32[G, n] in, f32[G, n] out.
 
-    Unrolled (a few rounds): as a loop, every round was its own kernels plus copies of the carry.
+    Unrolled on a GPU (a few rounds): as a loop, every round is its own kernels plus copies of the carry.
     """
     one_round = jax.vmap(bargain_round)
-    return jax.lax.fori_loop(0, rounds, lambda _, x: one_round(x, capability, salience, active, speed), position, unroll=True)
+    return jax.lax.fori_loop(0, rounds, lambda _, x: one_round(x, capability, salience, active, speed), position, unroll=unrolled())
 
 
 def _apply_moves(position: jax.Array, rows: jax.Array, issues: jax.Array, before: jax.Array, after: jax.Array) -> jax.Array:

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import World, materialise, mutual_sanction, replace, segment_sum_dst
+from diplosim.world import World, materialise, mutual_sanction, replace, segment_sum_dst, unrolled
 
 _TINY = 1e-9
 
@@ -78,8 +78,8 @@ def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> jax.
         fill = jnp.minimum(1.0, capacity / (by_seller(desired) + _TINY))
         return flow + desired * fill[seller]
 
-    # unrolled: a loop copies its carry every round, and its rounds' kernels cannot be fused across
-    return jax.lax.fori_loop(0, MARKET_ROUNDS, clear, jnp.zeros(route.shape, friction_e.dtype), unroll=True)
+    # unrolled on a GPU: a loop copies its carry every round, and its rounds' kernels cannot be fused across
+    return jax.lax.fori_loop(0, MARKET_ROUNDS, clear, jnp.zeros(route.shape, friction_e.dtype), unroll=unrolled())
 
 
 def energy_price(world: World, params: Params, flow: jax.Array) -> jax.Array:
