@@ -90,3 +90,23 @@ def test_oil_flows_only_on_routes_from_sellers_to_buyers(world):
     flow = np.asarray(after.dyads.energy_flow)
     off_route = np.setdiff1d(np.arange(flow.size), np.asarray(world.energy_dyads))
     assert (flow[off_route] == 0).all()
+
+
+def test_purchases_and_sales_are_the_sums_of_the_flows():
+    """The market keeps each state's purchases and sales as running sums over its rounds: after the
+    last, they must equal the flows summed by buyer and by seller, in a market where sellers run
+    short (fills below 1) and secondary sanctions divert buyers."""
+    from diplosim.scenario import synthetic_scenario
+
+    world = synthetic_scenario(3_000).world
+    d = world.dyads
+    rng = np.random.default_rng(3)
+    tight = world.states.energy_supply * 0.7  # total supply below demand: every round leaves orders unfilled
+    dyads = replace(d, secondary_sanction=d.secondary_sanction * 0 + (rng.random(d.src.shape[0]) < 0.05).astype(np.float32))
+    world = world.replace(states=replace(world.states, energy_supply=tight), dyads=dyads)
+    after = jax.jit(trade_and_energy)(world, params_from({"secondary_diversion": 0.5}), KEY)
+    flow, src, dst = (np.asarray(x, np.float64) for x in (after.dyads.energy_flow, d.src, d.dst))
+    n = world.n_states
+    assert flow.sum() > 0 and float(after.states.energy_sold.sum()) < float(world.states.energy_demand.sum())
+    np.testing.assert_allclose(after.states.energy_bought, np.bincount(dst.astype(int), flow, n), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(after.states.energy_sold, np.bincount(src.astype(int), flow, n), rtol=1e-5, atol=1e-7)

@@ -15,7 +15,8 @@ spreads its unmet demand U_j over sellers with capacity left C_i,
   w_e = C_i friction_e (1 - psi X_i),   desired_e = U_j w_e / sum_{e' -> j} w_e'
 and each seller fills its orders up to its capacity left:
   F_e += desired_e min(1, C_i / sum_{e' from i} desired_e')
-(round 1 has U = D and C = S).  World price from scarcity (eps: price
+(round 1 has U = D and C = S; U_j = D_j - sum_{e -> j} F_e and C_i = S_i - sum_{e from i} F_e,
+both kept as running sums).  World price from scarcity (eps: price
 elasticity of demand), the shortfall capped at 2 and the price at
 PRICE_CAP x P0:
   P = P0 min((sum_j D_j / sum_e F_e)^(1 / eps), PRICE_CAP)
@@ -62,24 +63,36 @@ def energy_routes(world: World) -> tuple[jax.Array, jax.Array, jax.Array]:
     return route, world.dyads.src[route], world.dyads.dst[route]
 
 
-def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> jax.Array:
-    """Oil shipped on each energy route after MARKET_ROUNDS rounds of clearing: f32[F] >= 0, mb/d."""
+def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Oil shipped on each energy route after MARKET_ROUNDS rounds of clearing (f32[F] >= 0, mb/d),
+    and each state's purchases and sales of it (f32[N] each).
+
+    Purchases and sales are running sums from round to round: a seller's sales grow by its fill
+    times its orders (both of which the round computes anyway), a buyer's purchases by a sum of
+    this round's shipments.  Three sums over the routes a round, where summing the flows afresh
+    took four, and none after the last round.
+    """
     s, n = world.states, world.n_states
     route, seller, buyer = energy_routes(world)
     openness = friction_e[route] * (1.0 - params.secondary_diversion * secondary_exposure(world)[seller])
     by_buyer = lambda x: jax.ops.segment_sum(x, buyer, n)  # noqa: E731  (sorted, unsaid: see segment_sum_dst)
     by_seller = lambda x: jax.ops.segment_sum(x, seller, n)  # noqa: E731
 
-    def clear(_, flow):
-        unmet = jnp.maximum(s.energy_demand - by_buyer(flow), 0.0)
-        capacity = jnp.maximum(s.energy_supply - by_seller(flow), 0.0)
+    def clear(_, market):
+        flow, bought, sold = market
+        unmet = jnp.maximum(s.energy_demand - bought, 0.0)
+        capacity = jnp.maximum(s.energy_supply - sold, 0.0)
         weight = capacity[seller] * openness
         desired = materialise(unmet[buyer] * weight / (by_buyer(weight)[buyer] + _TINY))
-        fill = jnp.minimum(1.0, capacity / (by_seller(desired) + _TINY))
-        return flow + desired * fill[seller]
+        ordered = by_seller(desired)
+        fill = jnp.minimum(1.0, capacity / (ordered + _TINY))
+        shipped = desired * fill[seller]
+        return flow + shipped, bought + by_buyer(shipped), sold + fill * ordered
 
     # unrolled on a GPU: a loop copies its carry every round, and its rounds' kernels cannot be fused across
-    return jax.lax.fori_loop(0, MARKET_ROUNDS, clear, jnp.zeros(route.shape, friction_e.dtype), unroll=unrolled())
+    none = jnp.zeros(n, friction_e.dtype)
+    start = (jnp.zeros(route.shape, friction_e.dtype), none, none)
+    return jax.lax.fori_loop(0, MARKET_ROUNDS, clear, start, unroll=unrolled())
 
 
 def energy_price(world: World, params: Params, flow: jax.Array) -> jax.Array:
@@ -112,14 +125,9 @@ def trade_and_energy(world: World, params: Params, key: jax.Array) -> World:
     d, s = world.dyads, world.states
     friction_e = friction(world, params)
     trade = d.trade + params.trade_relax * (d.trade_potential * friction_e - d.trade)
-    route, seller, buyer = energy_routes(world)
-    shipped = allocate_energy(world, params, friction_e)
-    flow = jnp.zeros_like(d.energy_flow).at[route].set(shipped, unique_indices=True)
-    states = replace(
-        s,
-        energy_bought=jax.ops.segment_sum(shipped, buyer, world.n_states),
-        energy_sold=jax.ops.segment_sum(shipped, seller, world.n_states),
-    )
+    shipped, bought, sold = allocate_energy(world, params, friction_e)
+    flow = jnp.zeros_like(d.energy_flow).at[world.energy_dyads].set(shipped, unique_indices=True)
+    states = replace(s, energy_bought=bought, energy_sold=sold)
     return replace(
         world,
         dyads=replace(d, trade=trade, energy_flow=flow),
