@@ -2,7 +2,8 @@
 # The benchmark suite on a machine with an NVIDIA GPU:   bash benchmarks/gpu.sh
 # Uses the Python in $PYTHON (default python3) if its JAX already sees a GPU; otherwise makes
 # .venv-gpu and installs the package with the CUDA extra from PyPI.  Then it checks that the GPU
-# computes what the CPU computes (benchmarks/gpu_check.py), runs the suite up to 10^7 states and
+# computes what the CPU computes (benchmarks/gpu_check.py), runs the suite up to 10^7 states, times the
+# scatter reductions alone (benchmarks/scatters.py) and
 # profiles the 10^6-state step and simulate_batch with 10^5 runs (benchmarks/profile.py).
 # On an H100 (2026-11-27) the suite took about 4 minutes (generating the 10^7-state world on the
 # host is most of it), each profile under a minute, the check over a minute.
@@ -19,5 +20,6 @@ if ! sees_gpu "$PYTHON"; then
 fi
 "$PYTHON" benchmarks/gpu_check.py
 "$PYTHON" benchmarks/suite.py --sizes 1000 10000 100000 1000000 10000000 --batches 1 100 10000 100000 "$@"
+"$PYTHON" benchmarks/scatters.py
 "$PYTHON" benchmarks/profile.py --states 1000000 --top 40
 "$PYTHON" benchmarks/profile.py --batch 100000 --top 40

@@ -70,3 +70,18 @@ def test_timeline_counts_busy_and_idle_time_and_every_activity():
     assert "| fusion_1 | 0.05 | 1.0 |" in text and "| memcpy32_post | 0.02 | 1.0 |" in text
     assert "| python3 | 0.1 | block_until_ready | 0.1 | 0.5 |" in text
     assert timeline(_xspace({}, [("x", 0, 1)]), steps=1) == []  # a CPU's trace: no stream lines
+
+
+def test_scatters_times_each_reduction_marked_and_not(tmp_path):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/scatters.py"), "--states", "300", "--repeats", "2",
+                           "--results", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = (tmp_path / "scatters.csv").read_text().splitlines()[1:]
+    assert len(rows) == 1 + 5 * 2  # the pass, then five kinds of indices by two reductions
+    table = (tmp_path / "scatters.md").read_text()
+    for reduction in ("segment_sum", "segment_max"):
+        for indices in ("destination (sorted)", "energy routes by seller", "uniformly random"):
+            line = next(x for x in table.splitlines() if f"| {reduction} | {indices} |" in x)
+            marked, unmarked, ratio = (float(x) for x in line.strip("| ").split(" | ")[-3:])
+            assert marked > 0 and unmarked > 0 and ratio > 0

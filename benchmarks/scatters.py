@@ -1,0 +1,96 @@
+"""The step's scatter reductions alone: marked sorted or not, at the world's own indices.
+
+    .venv/bin/python benchmarks/scatters.py [--states 1000000] [--repeats 20]
+
+XLA emits a scatter whose indices are marked sorted (``indices_are_sorted``) as a kernel of its
+own; on a GPU it was the slower one, and the step no longer marks any (benchmarks/ROOFLINE.md,
+change 14).  On a synthetic world of ``--states`` states (about 10 dyads each), this times
+``segment_sum`` and ``segment_max`` of float32 values by destination (sorted), by source, over the
+energy routes by buyer (sorted) and by seller, and at uniformly random indices, each with and
+without the mark; and, for scale, one pass over the dyads (``2 v``).  Each is jitted alone; the
+figure is the median of ``--repeats`` calls.  Appends to ``results/scatters.csv`` and rewrites
+``results/scatters.md``, with the machine, JAX version, backend and date.  Runs unchanged on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from suite import _common, append_rows, write_markdown  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "reduction", "indices", "length",
+           "marked_sorted_ms", "unmarked_ms", "marked_over_unmarked"]
+
+
+def median_ms(fn, *args, repeats: int) -> float:
+    """Median wall time of ``jax.jit(fn)(*args)`` over ``repeats`` calls, after one to compile."""
+    import jax
+
+    jitted = jax.jit(fn)
+    jax.block_until_ready(jitted(*args))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        jax.block_until_ready(jitted(*args))
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+def measure(n_states: int, repeats: int) -> list[dict]:
+    import jax
+
+    from diplosim.scenario import synthetic_scenario
+
+    world = synthetic_scenario(n_states).world
+    d, n = world.dyads, world.n_states
+    n_dyads = d.src.shape[0]
+    values = jax.random.uniform(jax.random.key(0), (n_dyads,))
+    route = world.energy_dyads
+    indices = {
+        "destination (sorted)": (d.dst, values),
+        "source": (d.src, values),
+        "uniformly random": (jax.random.randint(jax.random.key(1), (n_dyads,), 0, n), values),
+        "energy routes by buyer (sorted)": (d.dst[route], values[: route.shape[0]]),
+        "energy routes by seller": (d.src[route], values[: route.shape[0]]),
+    }
+    common = {**_common(), "states": n, "dyads": n_dyads}
+    rows = [{**common, "reduction": "one pass (2 v)", "indices": "", "length": n_dyads,
+             "unmarked_ms": round(median_ms(lambda v: 2.0 * v, values, repeats=repeats), 3)}]
+    reductions = {"segment_sum": jax.ops.segment_sum, "segment_max": jax.ops.segment_max}
+    for name, (index, x) in indices.items():
+        for reduction, reduce in reductions.items():
+            marked, unmarked = (
+                median_ms(functools.partial(reduce, num_segments=n, indices_are_sorted=flag), x, index, repeats=repeats)
+                for flag in (True, False)
+            )
+            rows.append({**common, "reduction": reduction, "indices": name, "length": int(index.shape[0]),
+                         "marked_sorted_ms": round(marked, 3), "unmarked_ms": round(unmarked, 3),
+                         "marked_over_unmarked": round(marked / unmarked, 2)})
+            print(f"{reduction} by {name}: {marked:.3f} ms marked sorted, {unmarked:.3f} ms not", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--states", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where scatters.csv and scatters.md go")
+    args = parser.parse_args()
+    rows = measure(args.states, args.repeats)
+    write_markdown(args.results / "scatters.md", [
+        "# Scatter reductions alone, marked sorted or not", "",
+        "Written by `benchmarks/scatters.py` (its docstring says what each row times). Milliseconds, median of "
+        "the calls; `marked_over_unmarked` above 1: the mark makes the kernel slower.", "",
+    ], COLUMNS, append_rows(args.results / "scatters.csv", COLUMNS, rows))
+    print(f"wrote {args.results / 'scatters.md'}")
+
+
+if __name__ == "__main__":
+    main()
