@@ -2,10 +2,12 @@
 same few addresses, and two of them cost 27 of the 42 ms of a 10^6-state step on an H200
 (benchmarks/results/profile_gpu.md).  ``first_true`` replaces ``jnp.nonzero(size=k)`` and the
 bloc cohesion metric is one masked reduction; both must give what they replace, or better.  Nor does the
-step hold loops of small kernels (each round its own launches on a GPU)."""
+GPU's step hold loops of small kernels (each round its own launches there); the CPU's keeps them as loops,
+which compile faster, and both give the same numbers."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import jax
@@ -58,7 +60,6 @@ def test_bloc_cohesion_is_exact_where_a_float32_running_sum_was_not():
 def _lowered_step(unroll: bool | None):
     """The chunk program of the full model on a 2,000-state world, lowered (not yet compiled), with
     its loops of small kernels unrolled (True), kept (False) or as this platform wants (None)."""
-    from diplosim import world as world_module
     from diplosim.engine import RunSpec, _run_chunk
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from
@@ -66,12 +67,22 @@ def _lowered_step(unroll: bool | None):
     params = params_from()
     world = calibrate_trade(synthetic_scenario(2_000).world, params)
     spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=16)
-    jax.clear_caches()  # traced anew: the switch is read while tracing, and is not in jit's key
+    with unroll_set_to(unroll):
+        return _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1)
+
+
+@contextlib.contextmanager
+def unroll_set_to(unroll: bool | None):
+    """``diplosim.world.UNROLL`` set for the block, traced anew: it is read while tracing, and is not in jit's key."""
+    from diplosim import world as world_module
+
+    before = world_module.UNROLL
+    jax.clear_caches()
     world_module.UNROLL = unroll
     try:
-        return _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1)
+        yield
     finally:
-        world_module.UNROLL = None
+        world_module.UNROLL = before
         jax.clear_caches()
 
 
@@ -94,13 +105,58 @@ def test_the_gpu_step_has_no_loop_of_small_kernels():
 def test_the_cpu_step_keeps_its_loops_and_the_gpu_step_unrolls_them():
     """On a CPU the loops stay loops: the step takes as long either way, and the unrolled program took
     up to twice as long to compile (benchmarks/ROOFLINE.md, change 16)."""
-    from diplosim import world as world_module
-
     count = lambda lowered: lowered.as_text().count("stablehlo.while")  # noqa: E731
-    assert world_module.unrolled() is (jax.default_backend() != "cpu")
     kept, unrolled = count(_lowered_step(False)), count(_lowered_step(True))
     assert kept > unrolled
-    assert count(_lowered_step(None)) == (unrolled if world_module.unrolled() else kept)
+    assert count(_lowered_step(None)) == (unrolled if jax.default_backend() != "cpu" else kept)
+
+
+def test_the_platform_of_the_default_device_decides(monkeypatch):
+    from diplosim import world as world_module
+
+    cpu = jax.devices("cpu")[0]
+    monkeypatch.setattr(world_module.jax, "default_backend", lambda: "gpu")
+    assert world_module.unrolled() is True  # no default device set: the backend's
+    with jax.default_device(cpu):
+        assert world_module.unrolled() is False  # engine.device=cpu on a GPU machine
+    with jax.default_device("cpu"):
+        assert world_module.unrolled() is False
+    monkeypatch.setattr(world_module.jax, "default_backend", lambda: "cpu")
+    assert world_module.unrolled() is False
+    monkeypatch.setattr(world_module, "UNROLL", True)
+    assert world_module.unrolled() is True
+
+
+def test_unrolled_and_kept_loops_give_the_same_numbers():
+    """The GPU's variant of each loop, run here on the CPU, against the CPU's: the binary searches
+    (``lookup_dyads``, ``first_true``), the market's rounds and the bargaining rounds."""
+    from diplosim.mechanisms.negotiation import _bargain
+    from diplosim.mechanisms.trade import trade_and_energy
+    from diplosim.params import params_from
+    from diplosim.world import lookup_dyads
+
+    world = synthetic_scenario(3_000).world
+    d = world.dyads
+    rng = np.random.default_rng(5)
+    asked = jnp.asarray(rng.integers(0, d.src.shape[0], 500))
+    src = jnp.where(jnp.arange(500) % 3 == 0, d.dst[asked], d.src[asked])  # a third asked backwards: some absent
+    mask = jnp.asarray(rng.random(30_000) < 0.01)
+    g, n = 4, 5
+    bargain_args = (jnp.asarray(rng.random((g, n)), jnp.float32), jnp.asarray(rng.random((g, n)), jnp.float32),
+                    jnp.asarray(rng.random((g, n)), jnp.float32), jnp.asarray(rng.random((g, n)) < 0.8),
+                    jnp.full((g, n), 0.3, jnp.float32))
+    runs = {}
+    for unroll in (False, True):
+        with unroll_set_to(unroll):
+            runs[unroll] = (
+                jax.jit(lookup_dyads)(d, src, d.dst[asked]),
+                jax.jit(lambda m: first_true(m, 64, 30_000))(mask),
+                jax.jit(trade_and_energy)(world, params_from(), jax.random.key(0)),
+                jax.jit(lambda *a: _bargain(*a, rounds=3))(*bargain_args),
+            )
+    assert not bool(runs[False][0][1].all())  # some pairs absent, some found
+    for kept, unrolled in zip(jax.tree.leaves(runs[False]), jax.tree.leaves(runs[True])):
+        np.testing.assert_array_equal(np.asarray(kept), np.asarray(unrolled))
 
 
 def test_no_large_scatter_is_marked_sorted(lowered_step):

@@ -232,12 +232,13 @@ def test_history_goes_through_pinned_host_memory_on_a_gpu(world, monkeypatch):
     np.testing.assert_array_equal(plain.events["kind"], pinned.events["kind"])
 
 
-@pytest.mark.parametrize("shape", [(1, 7), (1, 5, 3), (52, 1000), (3, 4, 2), (9,), (1,), (0, 4)])
+@pytest.mark.parametrize("shape", [(1, 7), (1, 5, 3), (1, 1, 9), (52, 1000), (3, 4, 2), (9,), (1,), (0, 4)])
 def test_history_copied_by_threads_is_copied_exactly(shape):
     from diplosim.engine import _copy_all
 
     rng = np.random.default_rng(len(shape))
     pieces = [rng.random(shape).astype(np.float32), (rng.random(shape) > 0.5), rng.integers(0, 9, shape)]
+    pieces.append(rng.random(shape[::-1]).T)  # not contiguous (for ndim > 1)
     serial = [np.zeros((shape[0] + 2, *shape[1:]), x.dtype) for x in pieces]
     threaded = [np.zeros_like(out) for out in serial]
     _copy_all([(out[1 : 1 + shape[0]], x) for out, x in zip(serial, pieces)], threads=1)

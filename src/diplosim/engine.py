@@ -262,7 +262,7 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="step", leave=False)
 
 
-COPY_THREADS = min(8, os.cpu_count() or 1)  # threads that copy a large piece of history into place
+COPY_THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)  # copy threads
 THREADED_COPY_BYTES = 64 << 20  # pieces from this size up are copied by COPY_THREADS threads
 
 
@@ -301,7 +301,8 @@ class _Rows:
 
 
 def _copy_all(copies: list[tuple[np.ndarray, np.ndarray]], threads: int) -> None:
-    """``out[...] = x`` for each pair; with ``threads`` > 1, in about 4 x ``threads`` parts at once."""
+    """``out[...] = x`` for each pair; with ``threads`` > 1, by that many threads, each pair cut into
+    parts in proportion to its size (about 4 x ``threads`` parts in all, at least one per pair)."""
     if threads <= 1:
         for out, x in copies:
             out[...] = x
@@ -309,11 +310,14 @@ def _copy_all(copies: list[tuple[np.ndarray, np.ndarray]], threads: int) -> None
     total = sum(x.nbytes for _, x in copies) or 1
     parts = []
     for out, x in copies:
-        axis = 1 if x.shape[0] == 1 and x.ndim > 1 else 0  # a single row is split along its next axis
-        pieces = max(1, min(x.shape[axis], round(4 * threads * x.nbytes / total)))
-        parts += zip(np.array_split(out, pieces, axis=axis), np.array_split(x, pieces, axis=axis))
+        if not out.flags.c_contiguous:  # never for _Rows (a slice of rows), but then: a part of its own
+            parts.append((out, x))
+            continue
+        pieces = max(1, min(x.size, round(4 * threads * x.nbytes / total)))
+        flat_out, flat_x = out.reshape(-1), np.broadcast_to(x, out.shape).reshape(-1)  # views of the same order
+        parts += zip(np.array_split(flat_out, pieces), np.array_split(flat_x, pieces))
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda pair: np.copyto(*pair), parts))
+        list(pool.map(lambda pair: np.copyto(pair[0], pair[1], casting="unsafe"), parts))
 
 
 PINNED_PLATFORMS = {"gpu", "cuda", "rocm"}  # where a chunk's history goes to the host through pinned memory

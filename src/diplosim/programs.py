@@ -48,6 +48,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from diplosim import world
+
 log = logging.getLogger(__name__)
 
 SUBDIR = "diplosim-programs"
@@ -110,6 +112,7 @@ def _key(jitted: Callable, static: dict, in_tree, flat: list, platform: str) -> 
         _environment(),
         _settings(),
         platform,
+        f"unrolled={world.unrolled()}",  # read while tracing (diplosim.world.unrolled)
         getattr(jitted, "__module__", ""),
         getattr(jitted, "__qualname__", repr(jitted)),
         repr(sorted(static.items())),

@@ -8,7 +8,7 @@ schedule, the watched dyads, the oil routes, the scalars) is small and is
 copied to every device.  The model code does not change: XLA's SPMD
 partitioner follows the input shardings through the compiled scan and
 inserts the collectives itself (the per-dyad gathers of state values read
-them from every device; the sorted segment sums add per-device partial sums).
+them from every device; the segment sums add per-device partial sums).
 
 A sharded array's axis must divide evenly by the number of devices D, so the
 world is padded on the host to ``N' = D * ceil(N / D)`` states and

@@ -8,7 +8,8 @@ Sizes: N states, M envoys, E directed dyads, A agreement slots, K issues,
 V scheduled events, P event memberships, W watched dyads, B blocs.
 
 Dyads are a directed edge list ``src -> dst`` sorted by ``dst`` (then
-``src``), so that per-destination reductions are sorted segment sums.  Every
+``src``), so that per-destination reductions read and write in order (the scatters do not say
+so to XLA: see ``segment_sum_dst``).  Every
 dyad i->j has its reverse j->i in the list (``reverse``), which makes
 symmetric quantities (alliance, conflict) cheap to keep symmetric.
 """
@@ -268,7 +269,8 @@ def take(values: jax.Array, index: jax.Array) -> jax.Array:
     return jnp.take(values, index, axis=0, mode="clip")
 
 
-UNROLL: bool | None = None  # None: as the platform wants (unrolled); True or False: always (tests)
+UNROLL: bool | None = None  # None: by the platform (unrolled on a GPU, loops on a CPU); True or False: always (tests;
+# read while tracing: jax.clear_caches() after changing it)
 
 
 def unrolled() -> bool:
