@@ -60,30 +60,33 @@ def test_bloc_cohesion_is_exact_where_a_float32_running_sum_was_not():
 def _lowered_step(unroll: bool | None):
     """The chunk program of the full model on a 2,000-state world, lowered (not yet compiled), with
     its loops of small kernels unrolled (True), kept (False) or as this platform wants (None)."""
-    from diplosim.engine import RunSpec, _run_chunk
+    from diplosim import engine
+    from diplosim.engine import RunSpec
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from
 
     params = params_from()
     world = calibrate_trade(synthetic_scenario(2_000).world, params)
     spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=16)
+    def _chunk(w, p, k):  # a new function each call, so traced anew; named as the engine's
+        return engine._chunk(w, p, k, spec=spec, samples=2, every=1)
+
     with unroll_set_to(unroll):
-        return _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1)
+        return jax.jit(_chunk).lower(world, params, jax.random.key(0))
 
 
 @contextlib.contextmanager
 def unroll_set_to(unroll: bool | None):
-    """``diplosim.world.UNROLL`` set for the block, traced anew: it is read while tracing, and is not in jit's key."""
+    """``diplosim.world.UNROLL`` set for the block.  It is read while tracing and is not in jit's key,
+    so the block traces new functions (a new lambda each time), not ones jit may have traced before."""
     from diplosim import world as world_module
 
     before = world_module.UNROLL
-    jax.clear_caches()
     world_module.UNROLL = unroll
     try:
         yield
     finally:
         world_module.UNROLL = before
-        jax.clear_caches()
 
 
 @pytest.fixture(scope="module")
@@ -148,10 +151,10 @@ def test_unrolled_and_kept_loops_give_the_same_numbers():
     runs = {}
     for unroll in (False, True):
         with unroll_set_to(unroll):
-            runs[unroll] = (
-                jax.jit(lookup_dyads)(d, src, d.dst[asked]),
+            runs[unroll] = (  # each a new lambda, traced anew
+                jax.jit(lambda *a: lookup_dyads(*a))(d, src, d.dst[asked]),
                 jax.jit(lambda m: first_true(m, 64, 30_000))(mask),
-                jax.jit(trade_and_energy)(world, params_from(), jax.random.key(0)),
+                jax.jit(lambda *a: trade_and_energy(*a))(world, params_from(), jax.random.key(0)),
                 jax.jit(lambda *a: _bargain(*a, rounds=3))(*bargain_args),
             )
     assert not bool(runs[False][0][1].all())  # some pairs absent, some found
