@@ -8,6 +8,7 @@ which compile faster, and both give the same numbers."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 
 import jax
@@ -57,9 +58,11 @@ def test_bloc_cohesion_is_exact_where_a_float32_running_sum_was_not():
     np.testing.assert_allclose(np.asarray(bloc_cohesion(world)), exact, rtol=1e-6)
 
 
+@functools.cache
 def _lowered_step(unroll: bool | None):
     """The chunk program of the full model on a 2,000-state world, lowered (not yet compiled), with
-    its loops of small kernels unrolled (True), kept (False) or as this platform wants (None)."""
+    its loops of small kernels unrolled (True), kept (False) or as this platform wants (None); each
+    lowered once."""
     from diplosim import engine
     from diplosim.engine import RunSpec
     from diplosim.mechanisms.trade import calibrate_trade
@@ -87,11 +90,6 @@ def unroll_set_to(unroll: bool | None):
         yield
     finally:
         world_module.UNROLL = before
-
-
-@pytest.fixture(scope="module")
-def lowered_step():
-    return _lowered_step(None)
 
 
 def test_the_gpu_step_has_no_loop_of_small_kernels():
@@ -162,11 +160,11 @@ def test_unrolled_and_kept_loops_give_the_same_numbers():
         np.testing.assert_array_equal(np.asarray(kept), np.asarray(unrolled))
 
 
-def test_no_large_scatter_is_marked_sorted(lowered_step):
+def test_no_large_scatter_is_marked_sorted():
     """XLA on a GPU emits a scatter marked ``indices_are_sorted`` as a slower kernel (0.52 against
     0.38 ms for a segment sum over 10^7 dyads on an H200), so the step's reductions by destination
     or buyer do not say that their indices are sorted.  Only ``materialise``'s two-row scatters may."""
-    lines = lowered_step.as_text().splitlines()
+    lines = _lowered_step(None).as_text().splitlines()
     sorted_indices = []
     for i, line in enumerate(lines):
         if '"stablehlo.scatter"' in line and "indices_are_sorted = true" in line:

@@ -210,26 +210,34 @@ def test_summit_talks_only_when_a_summit_fires():
     assert "stablehlo.case" in text or "stablehlo.if" in text
 
 
+def _small_batch(world):
+    """Two runs of 6 steps in 3 chunks, events only: the history's way to the host is the engine's."""
+    spec = RunSpec(mechanisms=EVENTS_ONLY, every=2, sample_dyads=True)
+    many = stack_params([params_from({"tension_relax": v}) for v in (0.05, 0.6)])
+    return simulate_batch(world, many, jax.random.split(KEY, 2), 6, spec, chunk_steps=2)[1]
+
+
+def _assert_same_history(a, b):
+    for name in a.metrics:
+        np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
+    np.testing.assert_array_equal(a.dyads["trade"], b.dyads["trade"])
+    np.testing.assert_array_equal(a.events["kind"], b.events["kind"])
+
+
 def test_history_goes_through_pinned_host_memory_on_a_gpu(world, monkeypatch):
     """On a GPU each chunk's history is copied to pinned host memory: the copy asked for, faked here
     on the CPU (a CPU's arrays are in host memory already, and go as they are)."""
     from diplosim import engine
 
-    spec = RunSpec(mechanisms=EVENTS_ONLY, every=2, sample_dyads=True)  # the copy is the engine's: a small program
-    many = stack_params([params_from({"tension_relax": v}) for v in (0.05, 0.6)])
-    keys = jax.random.split(KEY, 2)
-    _, plain = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    plain = _small_batch(world)
     kinds = []
     monkeypatch.setattr(engine, "PINNED_PLATFORMS", {"cpu"})
     monkeypatch.setattr(engine, "_on_cpu", lambda placement: False)
     monkeypatch.setattr(engine.jax, "device_put", lambda tree, where=None, **k: kinds.append(where.memory_kind) or tree)
-    _, pinned = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    pinned = _small_batch(world)
     monkeypatch.undo()
     assert kinds == ["pinned_host"] * 3  # one copy a chunk
-    for name in plain.metrics:
-        np.testing.assert_array_equal(plain.metrics[name], pinned.metrics[name])
-    np.testing.assert_array_equal(plain.dyads["trade"], pinned.dyads["trade"])
-    np.testing.assert_array_equal(plain.events["kind"], pinned.events["kind"])
+    _assert_same_history(plain, pinned)
 
 
 @pytest.mark.parametrize("shape", [(1, 7), (1, 5, 3), (1, 1, 9), (52, 1000), (3, 4, 2), (9,), (1,), (0, 4)])
@@ -252,18 +260,13 @@ def test_history_copied_by_threads_is_copied_exactly(shape):
 def test_large_history_pieces_are_copied_by_threads(world, monkeypatch):
     from diplosim import engine
 
-    spec = RunSpec(mechanisms=EVENTS_ONLY, every=2, sample_dyads=True)  # the copy is the engine's: a small program
-    many = stack_params([params_from({"tension_relax": v}) for v in (0.05, 0.6)])
-    keys = jax.random.split(KEY, 2)
-    _, plain = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    plain = _small_batch(world)
     used = []
     copy_all = engine._copy_all
     monkeypatch.setattr(engine, "THREADED_COPY_BYTES", 0)
     monkeypatch.setattr(engine, "COPY_THREADS", 3)
     monkeypatch.setattr(engine, "_copy_all", lambda copies, threads: used.append(threads) or copy_all(copies, threads=threads))
-    _, copied = simulate_batch(world, many, keys, 6, spec, chunk_steps=2)
+    copied = _small_batch(world)
     monkeypatch.undo()
     assert used and set(used) == {3}
-    for name in plain.metrics:
-        np.testing.assert_array_equal(plain.metrics[name], copied.metrics[name])
-    np.testing.assert_array_equal(plain.dyads["trade"], copied.dyads["trade"])
+    _assert_same_history(plain, copied)

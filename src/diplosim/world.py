@@ -270,7 +270,7 @@ def take(values: jax.Array, index: jax.Array) -> jax.Array:
 
 
 UNROLL: bool | None = None  # None: by the platform (unrolled on a GPU, loops on a CPU); True or False: always (tests;
-# read while tracing: jax.clear_caches() after changing it)
+# read while tracing and not in jit's key: after changing it, trace new functions or call jax.clear_caches())
 
 
 def unrolled() -> bool:
