@@ -1,6 +1,8 @@
 # Two commands: `make run` (set up and run the flagship scenario), `make test` (set up and run the tests).
 # Both create a local virtual environment in .venv from PyPI; nothing else is needed but Python 3.11+.
 PYTHON ?= python3
+# the suite in parallel processes, a test file to each (its module's caches computed once); on CI's 2 cores, 2
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -17,10 +19,10 @@ run: $(STAMP)
 	$(BIN)/diplosim $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # the dashboard in headless Chromium; needs Debian's browser first: apt-get install chromium chromium-driver
 $(VENV)/.installed-browser: $(STAMP)

@@ -162,11 +162,17 @@ def test_a_program_that_cannot_be_exported_runs_as_traced(world, cache, monkeypa
 # --- memory maps: compiled programs released before the process runs out -------------
 
 
+def _fresh_step():
+    """The step, jitted with a cache of its own: ``jax.jit`` of the same function shares one
+    cache between wrappers, so ``jax.jit(engine.step)`` counts what other tests compiled."""
+    return jax.jit(lambda world, params, key: engine.step(world, params, key))
+
+
 @pytest.mark.skipif(programs._maps_in_use() is None, reason="counts /proc/self/maps (Linux)")
 def test_compiled_programs_are_released_when_the_maps_run_short(world, monkeypatch):
     """A compiled step holds hundreds of memory maps; released, they go back to the kernel and the
     next call compiles again (a process that hit vm.max_map_count died inside XLA)."""
-    step = jax.jit(engine.step)
+    step = _fresh_step()
     step(world, params_from(), KEY)
     held = programs._maps_in_use()
     assert not programs.release_when_crowded()  # this process is far from the limit: kept
@@ -178,7 +184,7 @@ def test_compiled_programs_are_released_when_the_maps_run_short(world, monkeypat
 
 
 def test_without_proc_nothing_is_released(world, monkeypatch):
-    step = jax.jit(engine.step)
+    step = _fresh_step()
     step(world, params_from(), KEY)
     monkeypatch.setattr(programs, "_maps_in_use", lambda: None)
     assert not programs.release_when_crowded()
@@ -190,7 +196,7 @@ def test_runs_release_programs_first_when_crowded(world, monkeypatch):
     spec = RunSpec(mechanisms=EVENTS_ONLY)
     monkeypatch.setattr(programs, "_map_limit", lambda: 2)
     before = simulate(world, params_from(), KEY, 3, spec)
-    step = jax.jit(engine.step)
+    step = _fresh_step()
     step(world, params_from(), KEY)
     after = simulate(world, params_from(), KEY, 3, spec)
     assert step._cache_size() == 0  # released by the second run

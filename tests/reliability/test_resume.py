@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from reliability.runs import QUICK_RUN, run_diplosim
 
 TABLES = ("metrics.parquet", "states.parquet", "dyads.parquet", "events.parquet")
@@ -18,6 +20,7 @@ def _tables(job: Path) -> dict[str, bytes]:
     return {name: (job / name).read_bytes() for name in TABLES}
 
 
+@pytest.mark.slow  # (the default suite resumes killed sweeps in tests/sweeps/test_resume_sweeps.py)
 def test_a_restarted_sweep_redoes_only_the_unfinished_jobs(tmp_path):
     sweep = tmp_path / "sweep"
     command = ("-m", "seed=0,1,2", *QUICK_RUN, f"hydra.sweep.dir={sweep}")
