@@ -36,7 +36,7 @@ from diplosim.mechanisms import (
 )
 from diplosim.mechanisms.metrics import detect_events, metrics
 from diplosim.params import Mechanisms, Params
-from diplosim.world import World, map_shared, materialise, shared_axes, shared_of
+from diplosim.world import World, computed_once, map_shared, materialise, shared_axes, shared_of
 
 # Fixed per-mechanism key streams: adding a mechanism never changes another's draws.
 KEY_STREAM = {
@@ -88,13 +88,14 @@ def step(
     ``decide()`` hooks); None: default rules everywhere.
     """
     new = world
-    for name, mechanism in _pipeline(world.n_blocs, overrides):
-        if getattr(mechanisms, name):
-            with jax.named_scope(name):  # names the mechanism in the compiled program (benchmarks/profile.py)
-                new = _settled(new, mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name])))
-    new = new.replace(step=world.step + 1)
-    with jax.named_scope("metrics"):
-        return new, metrics(new, before=world)
+    with computed_once():  # what two mechanisms derive from the same arrays, computed once (world.once)
+        for name, mechanism in _pipeline(world.n_blocs, overrides):
+            if getattr(mechanisms, name):
+                with jax.named_scope(name):  # names the mechanism in the compiled program (benchmarks/profile.py)
+                    new = _settled(new, mechanism(new, params, jax.random.fold_in(key, KEY_STREAM[name])))
+        new = new.replace(step=world.step + 1)
+        with jax.named_scope("metrics"):
+            return new, metrics(new, before=world)
 
 
 def _settled(before: World, after: World) -> World:

@@ -16,7 +16,10 @@ symmetric quantities (alliance, conflict) cheap to keep symmetric.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,19 +311,77 @@ def dst_bloc_bins(world: World) -> jax.Array:
     (benchmarks/ROOFLINE.md).  Bloc b's results are row b of the [B, N] reshape.
     """
     d = world.dyads
-    return world.states.bloc[d.src] * world.n_states + d.dst
+    return take(world.states.bloc, d.src) * world.n_states + d.dst
+
+
+_step_scope = threading.local()
+
+
+@contextlib.contextmanager
+def computed_once():
+    """Within this (one step of ``engine.step``), a function marked ``once`` computes its value once
+    for the same input arrays, the same objects, and returns it again to its next callers.
+
+    Two mechanisms that read a quantity derived from arrays no mechanism between them changes (the
+    position distance, the mutual sanction) then share one computation.  XLA does not merge the two
+    itself: each call's ``materialise`` is a scatter of its own, and each scatter gets its own copy
+    of the producer and its own hoisted loop invariants (benchmarks/ROOFLINE.md, change 18).
+    Arrays are compared by identity, which a step keeps for what a mechanism leaves alone
+    (``replace``, ``engine._settled``).
+    """
+    saved = getattr(_step_scope, "values", None)
+    _step_scope.values = {}
+    try:
+        yield
+    finally:
+        _step_scope.values = saved
+
+
+def once(function):
+    """``function`` of arrays, computed once per ``computed_once`` scope for the same input arrays
+    (outside a scope, every call computes).  Call it at the step's level, not first inside a
+    ``lax.cond`` branch or loop body, whose values cannot be used outside it."""
+
+    @functools.wraps(function)
+    def call(*arrays: jax.Array) -> jax.Array:
+        values = getattr(_step_scope, "values", None)
+        if values is None:
+            return call.__wrapped__(*arrays)
+        key = (call, *map(id, arrays))
+        seen = values.get(key)
+        if seen is None or any(a is not b for a, b in zip(seen[0], arrays)):
+            seen = values[key] = (arrays, call.__wrapped__(*arrays))  # the arrays kept: their ids stay theirs
+        return seen[1]
+
+    return call
+
+
+@once
+def _mutual(sanction: jax.Array, reverse: jax.Array) -> jax.Array:
+    return materialise(jnp.maximum(sanction, take(sanction, reverse)))
+
+
+@once
+def _position_distance(position: jax.Array, salience: jax.Array, src: jax.Array, dst: jax.Array) -> jax.Array:
+    # one issue at a time: 1-D gathers are ten times faster on a CPU than [E, K] ones
+    weighted_i = weighted_j = 0.0
+    for k in range(position.shape[1]):
+        x_k, s_k = position[:, k], salience[:, k]
+        gap = jnp.abs(take(x_k, src) - take(x_k, dst))
+        weighted_i = weighted_i + take(s_k, src) * gap
+        weighted_j = weighted_j + take(s_k, dst) * gap
+    total = salience.sum(axis=1) + 1e-6
+    return materialise(0.5 * (weighted_i / take(total, src) + weighted_j / take(total, dst)))
 
 
 def mutual_sanction(dyads: Dyads) -> jax.Array:
     """The higher of the sanctions i and j impose on each other, max(s_ij, s_ji): f32[E] in [0, 1].
 
-    Trade and tension both read it, in a step where sanctions do not change between them: in
-    memory, and gathered with ``take``, so that XLA computes the maximum, and gathers the
-    reverses (10^7 random reads of a 40 MB array at 10^6 states), once for both calls.  Each
-    call's ``materialise`` still writes to a copy of its own: the compiled step copies the
-    maximum twice (a sequential copy each, cheaper than a second gather).
+    Trade and tension both read it, in a step where sanctions do not change between them: computed
+    once for both (``once``), in memory, the reverses gathered with ``take`` (10^7 random reads of
+    a 40 MB array at 10^6 states).
     """
-    return materialise(jnp.maximum(dyads.sanction, take(dyads.sanction, dyads.reverse)))
+    return _mutual(dyads.sanction, dyads.reverse)
 
 
 def segment_sum_src(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array:
@@ -338,18 +399,12 @@ def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
     """Salience-weighted distance of positions, symmetrised: f32[E] in [0, 1].
 
     d_ij = 1/2 (sum_k s_ik |x_ik - x_jk| / sum_k s_ik + same with s_j)
+
+    Tension and alliances both read it, in a step where positions do not change between them:
+    computed once for both (``once``), in memory (left fusible, its gathers would be recomputed
+    inside each reader).
     """
-    # one issue at a time: 1-D gathers are ten times faster on a CPU than [E, K] ones
-    weighted_i = weighted_j = 0.0
-    for k in range(states.position.shape[1]):
-        position, salience = states.position[:, k], states.salience[:, k]
-        gap = jnp.abs(position[dyads.src] - position[dyads.dst])
-        weighted_i = weighted_i + salience[dyads.src] * gap
-        weighted_j = weighted_j + salience[dyads.dst] * gap
-    total = states.salience.sum(axis=1) + 1e-6
-    # into memory: tension and alliances both read it (XLA merges the two identical calls);
-    # left fusible, its gathers would be recomputed inside each reader
-    return materialise(0.5 * (weighted_i / total[dyads.src] + weighted_j / total[dyads.dst]))
+    return _position_distance(states.position, states.salience, dyads.src, dyads.dst)
 
 
 FLOAT = jnp.float32

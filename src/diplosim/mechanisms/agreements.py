@@ -41,6 +41,7 @@ from diplosim.world import (
     replace,
     reverse_of,
     searchsorted,
+    take,
 )
 
 STATUS = {name: i for i, name in enumerate(AGREEMENT_STATUS)}
@@ -181,8 +182,8 @@ def agreements(world: World, params: Params, key: jax.Array) -> World:
 
     def relapse(conflict: jax.Array) -> jax.Array:
         hot = (d.tension > params.conflict_threshold) | (reverse_of(d.tension, d) > params.conflict_threshold)
-        at_war_before = (s.conflict_baseline[d.src] > 0) & (s.conflict_baseline[d.dst] > 0)
-        flares = (breaker[d.src] | breaker[d.dst]) & hot & at_war_before
+        at_war_before = (take(s.conflict_baseline, d.src) > 0) & (take(s.conflict_baseline, d.dst) > 0)
+        flares = (take(breaker, d.src) | take(breaker, d.dst)) & hot & at_war_before
         return jnp.where(flares, jnp.maximum(conflict, params.violation_relapse), conflict)
 
     # a pass over every dyad only in the steps where a ceasefire is broken (vmapped: both, selected)

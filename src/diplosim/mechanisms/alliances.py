@@ -47,11 +47,11 @@ def bloc_threat(world: World, n_blocs: int) -> list[jax.Array]:
 def shared_threat(world: World, n_blocs: int) -> jax.Array:
     """Threat that i and j both feel from third blocs: f32[E] >= 0."""
     d, s = world.dyads, world.states
-    bloc_i, bloc_j = s.bloc[d.src], s.bloc[d.dst]
+    bloc_i, bloc_j = take(s.bloc, d.src), take(s.bloc, d.dst)
     shared = jnp.zeros_like(d.tension)
     for b, threat in enumerate(bloc_threat(world, n_blocs)):
         third = (bloc_i != b) & (bloc_j != b)
-        shared = shared + jnp.where(third, threat[d.src] * threat[d.dst], 0.0)
+        shared = shared + jnp.where(third, take(threat, d.src) * take(threat, d.dst), 0.0)
     return shared
 
 
@@ -61,7 +61,7 @@ def alliances(world: World, params: Params, key: jax.Array, *, n_blocs: int) -> 
     d, s = world.dyads, world.states
     trust = trust_mean(d)
     target = (
-        params.alliance_bloc * (s.bloc[d.src] == s.bloc[d.dst])
+        params.alliance_bloc * (take(s.bloc, d.src) == take(s.bloc, d.dst))
         + params.alliance_threat * shared_threat(world, n_blocs)
         + params.alliance_trust * (0.5 * (trust + reverse_of(trust, d)) - 0.5)
         - params.alliance_distance * dyad_position_distance(s, d)

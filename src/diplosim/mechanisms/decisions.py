@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from diplosim import draws
 from diplosim.mechanisms.agreements import KIND, Candidates, pair_mask, parties_to, sign
 from diplosim.params import Params
-from diplosim.world import World, first_true, replace, reverse_of
+from diplosim.world import World, first_true, replace, reverse_of, take
 
 CONFLICT_LEVEL = 0.1
 MAX_CEASEFIRES_PER_STEP = 4  # mutual ceasefire proposals signed per step (static)
@@ -67,17 +67,17 @@ def default_actions(world: World, params: Params, key: jax.Array) -> Actions:
         calm | relief,
         d.sanction,
     )
-    exporter = s.energy_supply[d.dst] > 0
+    exporter = take(s.energy_supply, d.dst) > 0
     secondary = _hold(
-        (d.sanction >= 0.5) & (d.tension > params.secondary_tension) & (s.power[d.src] > s.power[d.dst]) & exporter,
-        calm | parties_to(world, "ceasefire")[d.dst],
+        (d.sanction >= 0.5) & (d.tension > params.secondary_tension) & (take(s.power, d.src) > take(s.power, d.dst)) & exporter,
+        calm | take(parties_to(world, "ceasefire"), d.dst),
         d.secondary_sanction,
     )
     envoy_dyad = jnp.minimum(m.dyad, world.n_dyads - 1)
     envoy_tension = jnp.maximum(d.tension[envoy_dyad], d.tension[d.reverse[envoy_dyad]])
     dispatch = (envoy_tension > params.envoy_tension) & (d.channel[envoy_dyad] > params.envoy_channel)
-    share = s.power[d.src] / (s.power[d.src] + s.power[d.dst] + 1e-9)
-    weary = (s.approval[d.src] < params.ceasefire_approval) | (share < params.ceasefire_power_share)
+    share = take(s.power, d.src) / (take(s.power, d.src) + take(s.power, d.dst) + 1e-9)
+    weary = (take(s.approval, d.src) < params.ceasefire_approval) | (share < params.ceasefire_power_share)
     propose = (d.conflict > CONFLICT_LEVEL) & weary
     chance = params.signal_rate * jnp.maximum(d.tension - params.signal_threshold, 0.0)
     signal = draws.uniform(key, d.tension.shape) < chance

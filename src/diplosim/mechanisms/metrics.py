@@ -20,7 +20,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from diplosim.world import AGREEMENT_STATUS, CHANNELS, World, first_true, trust_mean
+from diplosim.world import AGREEMENT_STATUS, CHANNELS, World, first_true, take, trust_mean
 
 ENDOGENOUS_EVENTS = (
     "sanction_imposed",
@@ -47,8 +47,8 @@ def bloc_cohesion(world: World) -> jax.Array:
     into a few bins serialises on a GPU (6 ms each at 10^7 dyads on an H200).
     """
     d, bloc = world.dyads, world.states.bloc
-    inside = bloc[d.src] == bloc[d.dst]
-    member = inside[:, None] & (bloc[d.src][:, None] == jnp.arange(world.n_blocs, dtype=bloc.dtype)[None, :])
+    inside = take(bloc, d.src) == take(bloc, d.dst)
+    member = inside[:, None] & (take(bloc, d.src)[:, None] == jnp.arange(world.n_blocs, dtype=bloc.dtype)[None, :])
     total = jnp.where(member, d.alliance[:, None], 0.0).sum(axis=0)
     count = member.sum(axis=0, dtype=d.alliance.dtype)
     return total / jnp.maximum(count, 1.0)
@@ -59,7 +59,7 @@ def metrics(world: World, before: World | None = None) -> dict[str, jax.Array]:
     d, s, a = world.dyads, world.states, world.agreements
     old_status = a.status if before is None else before.agreements.status
     changed = a.status != old_status
-    inside = s.bloc[d.src] == s.bloc[d.dst]
+    inside = take(s.bloc, d.src) == take(s.bloc, d.dst)
     watch = world.watch
     trust = trust_mean(d)
     return {

@@ -43,14 +43,14 @@ def ceasefire_cap(world: World, params: Params) -> jax.Array:
     """Highest conflict allowed on each dyad: f32[E], ceasefire_cap where either side is under a ceasefire, else 1."""
     bound = parties_to(world, "ceasefire")
     d = world.dyads
-    return jnp.where(bound[d.src] | bound[d.dst], params.ceasefire_cap, 1.0)
+    return jnp.where(take(bound, d.src) | take(bound, d.dst), params.ceasefire_cap, 1.0)
 
 
 def conflict_with_own_bloc(world: World) -> jax.Array:
     """For each dyad i->j, the highest conflict between j and any member of i's bloc: f32[E] in [0, 1]."""
     bins = dst_bloc_bins(world)  # (bloc of i, j): one scatter-max over every dyad, read back per dyad
     worst = jax.ops.segment_max(world.dyads.conflict, bins, world.n_states * world.n_blocs)
-    return worst[bins]  # the dyad's own bin holds at least its own conflict (>= 0)
+    return take(worst, bins)  # the dyad's own bin holds at least its own conflict (>= 0)
 
 
 def tension_drive(world: World, params: Params) -> jax.Array:
@@ -74,8 +74,8 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
     incidents = params.tension_noise * draws.normal(key, d.tension.shape, d.tension.dtype)
     # in memory before conflict reads it: fusible, its update (threefry hash included) could be recomputed there
     tension = materialise((d.tension + params.tension_relax * (tension_drive(world, params) - d.tension) + incidents).clip(0.0, 1.0))
-    power_i, power_j = s.power[d.src], s.power[d.dst]
-    allied_j = segment_sum_dst(d.alliance * s.power[d.src], d, world.n_states)[d.dst]
+    power_i, power_j = take(s.power, d.src), take(s.power, d.dst)
+    allied_j = take(segment_sum_dst(d.alliance * take(s.power, d.src), d, world.n_states), d.dst)
     strength = jnp.maximum(2.0 * power_i / (power_i + power_j + allied_j + 1e-9) - 1.0, 0.0)
     conflict = materialise(  # once, read by both terms of the maximum: no copy (see alliances)
         d.conflict
