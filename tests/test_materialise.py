@@ -69,8 +69,26 @@ def test_tension_gathers_read_computed_arrays():
 
 
 def test_materialise_leaves_values_unchanged():
-    for values in (jnp.arange(5.0), jnp.array([True, False]), jnp.arange(6, dtype=jnp.int32).reshape(3, 2), jnp.zeros(0)):
-        np.testing.assert_array_equal(jax.jit(materialise)(values), values)
+    """Bit for bit, at the two rows it writes too: NaN, infinities, -0.0 and the lowest integer included."""
+    for values in (jnp.arange(5.0), jnp.array([True, False]), jnp.arange(6, dtype=jnp.int32).reshape(3, 2), jnp.zeros(0),
+                   jnp.array([np.nan, 1.0, -np.inf]), jnp.array([-0.0, np.inf, -0.0]), jnp.array([-0.0]),
+                   jnp.array([np.iinfo(np.int32).min, 0, np.iinfo(np.int32).min], jnp.int32), jnp.array([False, True, False]),
+                   jnp.array([[np.nan, -0.0], [1.0, 2.0]]), jnp.array([3, 0], jnp.uint32)):
+        for fn in (materialise, jax.jit(materialise)):
+            got = np.asarray(fn(values))
+            assert got.dtype == values.dtype and got.shape == values.shape
+            np.testing.assert_array_equal(got.view(np.uint8), np.asarray(values).view(np.uint8))
+
+
+def test_materialise_is_the_only_reader_of_what_it_writes():
+    """Its scatter writes a constant (the maximum with the lowest value), so nothing but the scatter reads
+    the array: with a gather of the two rows as its update (the former way), XLA gave the producer of
+    the position distance a second reader, kept its two halves as separate arrays, and copied arrays
+    before scattering into them in place (benchmarks/ROOFLINE.md, change 19)."""
+    for values in (jnp.arange(5.0), jnp.array([True, False]), jnp.arange(6, dtype=jnp.int32).reshape(3, 2)):
+        jaxpr = jax.make_jaxpr(materialise)(values).jaxpr
+        readers = [eqn.primitive.name for eqn in jaxpr.eqns if any(v is jaxpr.invars[0] for v in eqn.invars)]
+        assert readers == ["scatter-max"], readers
 
 
 def test_take_is_indexing_without_the_negative_index_map():

@@ -245,9 +245,13 @@ def materialise(values: jax.Array) -> jax.Array:
     XLA on a CPU fuses the computation of an array into a gather that reads it
     (``x[reverse]``), recomputing the whole producer at every gathered index:
     measured 10x slower on a 10^6-dyad world.  A scatter is never fused with its
-    operand's producer, so a scatter of the first and last rows back onto themselves (in
-    place) makes the producer its own loop, computed once.  Two rows, not one: XLA's
-    simplifier turns a one-row scatter into a ``dynamic_update_slice``.
+    operand's producer, so a scatter into the first and last rows (in place) makes the producer
+    its own loop, computed once.  Two rows, not one: XLA's simplifier turns a one-row scatter
+    into a ``dynamic_update_slice``.  The scatter takes the maximum with the dtype's lowest value,
+    which leaves every value as it was, bit for bit (NaN and -0.0 too), and reads nothing of the
+    array: writing back the rows' own values, as it did before, made the gather of those rows a
+    second reader of the producer, and XLA then split producers into several arrays and copied
+    arrays before the in-place scatter (benchmarks/ROOFLINE.md, change 19).
 
     Not a ``dynamic_update_slice``, which this did before: XLA fuses the producer into a
     DUS and emits the fusion as a scalar loop, 5x slower than the producer alone when it
@@ -258,7 +262,13 @@ def materialise(values: jax.Array) -> jax.Array:
     if values.ndim == 0 or values.shape[0] == 0:
         return values
     rows = jnp.array([0, values.shape[0] - 1], INT)
-    return values.at[rows].set(values[rows], unique_indices=values.shape[0] > 1, indices_are_sorted=True)
+    if values.dtype == jnp.bool_:
+        lowest = False
+    elif jnp.issubdtype(values.dtype, jnp.floating):
+        lowest = -jnp.inf
+    else:
+        lowest = jnp.iinfo(values.dtype).min
+    return values.at[rows].max(lowest, unique_indices=values.shape[0] > 1, indices_are_sorted=True)
 
 
 def take(values: jax.Array, index: jax.Array) -> jax.Array:
