@@ -4,6 +4,7 @@ it must still attribute the step's kernels to the mechanisms, for a single world
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import subprocess
@@ -89,3 +90,51 @@ def test_scatters_times_each_reduction_marked_and_not(tmp_path):
                 assert float(marked) > 0 and float(ratio) > 0
             else:
                 assert marked == ratio == ""
+
+
+def test_program_census_counts_the_loop_body():
+    """On a hand-written program: the scan's body is found, and each column counts what it says."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from program import census
+
+    text = """HloModule m
+
+%small_body (p: (s32[], f32[7])) -> (s32[], f32[7]) {
+  %p = (s32[], f32[7]{0}) parameter(0)
+  ROOT %t = (s32[], f32[7]{0}) tuple(%i, %x)
+}
+
+%body (arg: (s32[], f32[7], s32[7], s32[7])) -> (s32[], f32[7], s32[7], s32[7]) {
+  %arg = (s32[], f32[7]{0}, s32[7]{0}, s32[7]{0}) parameter(0)
+  %src = s32[7]{0} get-tuple-element(%arg), index=2
+  %dst = s32[7]{0} get-tuple-element(%arg), index=3
+  %x = f32[7]{0} get-tuple-element(%arg), index=1
+  %copy.1 = f32[7]{0} copy(%x)
+  %fusion.1 = f32[7]{0} fusion(%copy.1, %src), kind=kLoop, calls=%f
+  %small = f32[3]{0} copy(%fusion.1)
+  ROOT %out = (s32[], f32[7]{0}, s32[7]{0}, s32[7]{0}) tuple(%i, %fusion.1, %src, %dst)
+}
+
+ENTRY %main (a: (s32[], f32[7], s32[7], s32[7])) -> (s32[], f32[7], s32[7], s32[7]) {
+  %a = (s32[], f32[7]{0}, s32[7]{0}, s32[7]{0}) parameter(0)
+  %w0 = (s32[], f32[7]{0}) while(%b), condition=%c, body=%small_body
+  ROOT %w = (s32[], f32[7]{0}, s32[7]{0}, s32[7]{0}) while(%a), condition=%cond, body=%body
+}
+"""
+    got = census(text, n_dyads=7, scale=1e9)
+    # copy.1: 28 + 28 bytes; fusion.1: 28 out + 28 + 28 in; small: 12 + 28 (get-tuple-element, tuple: none)
+    assert got == {"copies": 1, "index_arrays": 2, "instructions": 8, "traffic_gb": 28 + 28 + 84 + 40}
+
+
+def test_program_writes_its_census_of_the_compiled_step(tmp_path):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/program.py"), "--states", "300", "--label", "test",
+                           "--results", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with (tmp_path / "program.csv").open() as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["label"] == "test" and int(row["states"]) == 300
+    # the networks' src, dst and reverse at least; not a copy of an index array per gather (ROOFLINE, change 18)
+    assert 3 <= int(row["index_arrays"]) <= 8, row
+    assert int(row["instructions"]) > 100 and float(row["traffic_gb"]) > 1.29  # above the floor of a step
+    assert "| test |" in (tmp_path / "program.md").read_text()

@@ -84,10 +84,16 @@ def default_actions(world: World, params: Params, key: jax.Array) -> Actions:
     return Actions(sanction=sanction, secondary=secondary, dispatch=dispatch, propose_ceasefire=propose, signal=signal)
 
 
-def ceasefire_candidates(world: World, params: Params, propose: jax.Array) -> Candidates:
-    """Mutual ceasefire proposals, at most MAX_CEASEFIRES_PER_STEP, as agreements to sign."""
+def ceasefire_candidates(world: World, params: Params, propose: jax.Array, proposed_back: jax.Array | None = None) -> Candidates:
+    """Mutual ceasefire proposals, at most MAX_CEASEFIRES_PER_STEP, as agreements to sign.
+
+    ``proposed_back``: ``reverse_of(propose)``, where the caller has it already (one gather and one
+    copy of the mask fewer: XLA does not merge two ``reverse_of`` of the same mask).
+    """
     d = world.dyads
-    mutual = propose & reverse_of(propose, d) & (d.src < d.dst)
+    if proposed_back is None:
+        proposed_back = reverse_of(propose, d)
+    mutual = propose & proposed_back & (d.src < d.dst)
     at = first_true(mutual, MAX_CEASEFIRES_PER_STEP, world.n_dyads)
     valid = at < world.n_dyads
     e = jnp.minimum(at, world.n_dyads - 1)
@@ -107,7 +113,8 @@ def apply_actions(world: World, params: Params, actions: Actions) -> World:
     d = world.dyads
     sanction = d.sanction + params.sanction_rate * (actions.sanction - d.sanction)
     secondary = d.secondary_sanction + params.secondary_rate * (actions.secondary - d.secondary_sanction)
-    unanswered = actions.propose_ceasefire & ~reverse_of(actions.propose_ceasefire, d)
+    proposed_back = reverse_of(actions.propose_ceasefire, d)
+    unanswered = actions.propose_ceasefire & ~proposed_back
     push = params.signal_size * params.signal_tension * (actions.signal | reverse_of(actions.signal, d))
     tension = (d.tension - params.goodwill_tension * unanswered + push).clip(0.0, 1.0)
     world = replace(
@@ -115,7 +122,7 @@ def apply_actions(world: World, params: Params, actions: Actions) -> World:
         dyads=replace(d, sanction=sanction.clip(0.0, 1.0), secondary_sanction=secondary.clip(0.0, 1.0), tension=tension),
         envoys=replace(world.envoys, active=actions.dispatch),
     )
-    world, _ = sign(world, ceasefire_candidates(world, params, actions.propose_ceasefire))
+    world, _ = sign(world, ceasefire_candidates(world, params, actions.propose_ceasefire, proposed_back))
     return world
 
 

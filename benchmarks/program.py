@@ -1,0 +1,137 @@
+"""What the compiled step does with the dyad arrays: a census of XLA's optimised program.
+
+    .venv/bin/python benchmarks/program.py [--states 10000] [--label "after change 19"]
+
+Compiles the chunk program of the full model (``engine._run_chunk``, every mechanism on, the
+suite's spec) for a synthetic world of ``--states`` states (about 10 dyads each) and reads the
+loop body of the scan, the step, from XLA's optimised program text:
+
+- ``copies``: whole copies of a dyad-length array (``copy(`` of an ``[E]`` shape), each a pass
+  that only moves memory; XLA adds one before a scatter into an array whose old value is still
+  read (benchmarks/ROOFLINE.md, "whole-array copies");
+- ``index_arrays``: int32 arrays of dyad length the loop carries (the networks' ``src``, ``dst``
+  and ``reverse``, and what XLA hoisted out of the loop: a copy per gather that indexes by
+  ``x[index]``, change 18);
+- ``instructions``: the body's instructions (fusions, scatters, copies, ...);
+- ``traffic_gb``: the bytes the body's instructions read and write, each operand and result
+  counted whole, scaled to a 10^6-state world (x 10^6 / ``--states``): a model of the memory
+  traffic of a step, which ignores caches and counts a gather's table whole.  The floor of
+  ``suite.py`` (each array of the world read once and written once) is 1.29 GB.
+
+Appends to ``results/program.csv`` and rewrites ``results/program.md``.  The figures are
+counts, not times: they change with the code and the JAX version, not with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from suite import _common, append_rows, write_markdown  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+COLUMNS = ["date", "machine", "jax", "backend", "commit", "label", "states", "dyads", "copies", "index_arrays",
+           "instructions", "traffic_gb"]
+_BYTES = {"f32": 4, "s32": 4, "u32": 4, "pred": 1, "s8": 1, "u8": 1, "f16": 2, "bf16": 2, "s64": 8, "u64": 8, "f64": 8}
+_SHAPE = re.compile(r"\b(" + "|".join(_BYTES) + r")\[([0-9,]*)\]")
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?(%[\w.\-]+) = (.*?) ([a-z][\w\-]*)\((.*)$")
+
+
+def _bytes(shapes: str) -> int:
+    total = 0
+    for dtype, dims in _SHAPE.findall(shapes):
+        count = 1
+        for dim in filter(None, dims.split(",")):
+            count *= int(dim)
+        total += count * _BYTES[dtype]
+    return total
+
+
+def computations(text: str) -> dict[str, list[str]]:
+    """The optimised program's computations: name -> its instruction lines."""
+    found, name = {}, None
+    for line in text.splitlines():
+        start = re.match(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$", line)
+        if start and not line.startswith(" "):
+            name = start.group(1)
+            found[name] = []
+        elif name is not None and line.strip() and line.strip() != "}":
+            found[name].append(line)
+    return found
+
+
+def census(text: str, n_dyads: int, scale: float) -> dict:
+    """The figures of the module docstring for the loop body in ``text`` (the largest computation a
+    ``while`` runs: the scan over steps)."""
+    bodies = {m.group(1) for m in re.finditer(r" while\(.*?body=%?([\w.\-]+)", text)}
+    comps = computations(text)
+    body = max((c for c in bodies if c in comps), key=lambda c: len(comps[c]))
+    lines = comps[body]
+    shapes = {}
+    parsed = []
+    for line in lines:
+        match = _INSTRUCTION.match(line)
+        if match:
+            name, shape, op, rest = match.groups()
+            shapes[name] = shape
+            parsed.append((name, shape, op, rest))
+    dyad_array = re.compile(rf"^(f32|s32|u32|pred)\[{n_dyads}\]")
+    traffic = 0
+    for _, shape, op, rest in parsed:
+        if op in ("parameter", "get-tuple-element", "tuple", "bitcast", "constant"):
+            continue
+        operands = re.findall(r"%[\w.\-]+", rest.split("), ")[0])
+        traffic += _bytes(shape) + sum(_bytes(shapes.get(o, "")) for o in operands)
+    return {
+        "copies": sum(1 for _, shape, op, _ in parsed if op == "copy" and dyad_array.match(shape)),
+        "index_arrays": sum(1 for _, shape, op, _ in parsed
+                            if op == "get-tuple-element" and re.match(rf"^s32\[{n_dyads}\]\{{0\}}$", shape)),
+        "instructions": len(parsed),
+        "traffic_gb": round(traffic * scale / 1e9, 2),
+    }
+
+
+def measure(n_states: int) -> dict:
+    import jax
+
+    from diplosim.engine import RunSpec, _run_chunk
+    from diplosim.mechanisms.trade import calibrate_trade
+    from diplosim.params import params_from
+    from diplosim.scenario import synthetic_scenario
+
+    params = params_from()
+    world = calibrate_trade(synthetic_scenario(n_states, n_envoys=max(4, n_states // 1000)).world, params)
+    spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
+    text = _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1).compile().as_text()
+    return {**_common(), "states": world.n_states, "dyads": world.n_dyads,
+            **census(text, world.n_dyads, scale=1e6 / world.n_states)}
+
+
+def _commit() -> str:
+    import subprocess
+
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--states", type=int, default=10_000)
+    parser.add_argument("--label", default="", help="what the row is (a change, a variant)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where program.csv and program.md go")
+    args = parser.parse_args()
+    row = {**measure(args.states), "commit": _commit(), "label": args.label}
+    print(", ".join(f"{k} {row[k]}" for k in ("states", "copies", "index_arrays", "instructions", "traffic_gb")))
+    write_markdown(args.results / "program.md", [
+        "# The compiled step, counted", "",
+        "Written by `benchmarks/program.py` (its docstring says what each column counts): the loop body of the "
+        "compiled chunk program. `traffic_gb` is scaled to 10^6 states; the floor of `suite.py` moves 1.29 GB.", "",
+    ], COLUMNS, append_rows(args.results / "program.csv", COLUMNS, [row]))
+    print(f"wrote {args.results / 'program.md'}")
+
+
+if __name__ == "__main__":
+    main()
