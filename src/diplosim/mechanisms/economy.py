@@ -29,7 +29,16 @@ import jax.numpy as jnp
 
 from diplosim.mechanisms.trade import energy_routes, secondary_exposure
 from diplosim.params import Params
-from diplosim.world import DT, WEEKS_PER_YEAR, World, replace, segment_sum_dst, segment_sum_src, state_max_conflict
+from diplosim.world import (
+    DT,
+    WEEKS_PER_YEAR,
+    World,
+    replace,
+    segment_sum_dst,
+    segment_sum_src,
+    state_max_conflict,
+    take,
+)
 
 BBL_PER_DAY_TO_BN_PER_YEAR = 0.365  # 1 mb/d at 1 USD/bbl = 0.365 USD bn/yr
 
@@ -41,7 +50,7 @@ def oil_income(world: World, params: Params) -> jax.Array:
     market = jnp.minimum(1.0, s.energy_demand.sum() / (s.energy_supply.sum() + 1e-9))
     fair_share = s.energy_supply * market
     route, seller, buyer = energy_routes(world)
-    penalised = d.energy_flow[route] * secondary_exposure(world)[seller]
+    penalised = take(d.energy_flow, route) * take(secondary_exposure(world), seller)
     penalty_volume = jax.ops.segment_sum(penalised, buyer, n)
     income = (
         (price - params.energy_price_base) * (s.energy_sold - s.energy_bought)

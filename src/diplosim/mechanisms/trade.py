@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from diplosim.params import Params
-from diplosim.world import World, materialise, mutual_sanction, replace, segment_sum_dst, unrolled
+from diplosim.world import World, materialise, mutual_sanction, replace, segment_sum_dst, take, unrolled
 
 _TINY = 1e-9
 
@@ -60,7 +60,7 @@ def energy_routes(world: World) -> tuple[jax.Array, jax.Array, jax.Array]:
     fixed subset (about a tenth of the dyads in a synthetic world).
     """
     route = world.energy_dyads
-    return route, world.dyads.src[route], world.dyads.dst[route]
+    return route, take(world.dyads.src, route), take(world.dyads.dst, route)
 
 
 def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -74,7 +74,7 @@ def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> tupl
     """
     s, n = world.states, world.n_states
     route, seller, buyer = energy_routes(world)
-    openness = friction_e[route] * (1.0 - params.secondary_diversion * secondary_exposure(world)[seller])
+    openness = take(friction_e, route) * (1.0 - params.secondary_diversion * take(secondary_exposure(world), seller))
     by_buyer = lambda x: jax.ops.segment_sum(x, buyer, n)  # noqa: E731  (sorted, unsaid: see segment_sum_dst)
     by_seller = lambda x: jax.ops.segment_sum(x, seller, n)  # noqa: E731
 
@@ -82,11 +82,11 @@ def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> tupl
         flow, bought, sold = market
         unmet = jnp.maximum(s.energy_demand - bought, 0.0)
         capacity = jnp.maximum(s.energy_supply - sold, 0.0)
-        weight = capacity[seller] * openness
-        desired = materialise(unmet[buyer] * weight / (by_buyer(weight)[buyer] + _TINY))
+        weight = take(capacity, seller) * openness
+        desired = materialise(take(unmet, buyer) * weight / (take(by_buyer(weight), buyer) + _TINY))
         ordered = by_seller(desired)
         fill = jnp.minimum(1.0, capacity / (ordered + _TINY))
-        shipped = desired * fill[seller]
+        shipped = desired * take(fill, seller)
         return flow + shipped, bought + by_buyer(shipped), sold + fill * ordered
 
     # unrolled on a GPU: a loop copies its carry every round, and its rounds' kernels cannot be fused across
