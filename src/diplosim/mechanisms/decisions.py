@@ -68,15 +68,16 @@ def default_actions(world: World, params: Params, key: jax.Array) -> Actions:
         d.sanction,
     )
     exporter = take(s.energy_supply, d.dst) > 0
+    power_i, power_j = take(s.power, d.src), take(s.power, d.dst)
     secondary = _hold(
-        (d.sanction >= 0.5) & (d.tension > params.secondary_tension) & (take(s.power, d.src) > take(s.power, d.dst)) & exporter,
+        (d.sanction >= 0.5) & (d.tension > params.secondary_tension) & (power_i > power_j) & exporter,
         calm | take(parties_to(world, "ceasefire"), d.dst),
         d.secondary_sanction,
     )
     envoy_dyad = jnp.minimum(m.dyad, world.n_dyads - 1)
     envoy_tension = jnp.maximum(d.tension[envoy_dyad], d.tension[d.reverse[envoy_dyad]])
     dispatch = (envoy_tension > params.envoy_tension) & (d.channel[envoy_dyad] > params.envoy_channel)
-    share = take(s.power, d.src) / (take(s.power, d.src) + take(s.power, d.dst) + 1e-9)
+    share = power_i / (power_i + power_j + 1e-9)
     weary = (take(s.approval, d.src) < params.ceasefire_approval) | (share < params.ceasefire_power_share)
     propose = (d.conflict > CONFLICT_LEVEL) & weary
     chance = params.signal_rate * jnp.maximum(d.tension - params.signal_threshold, 0.0)
@@ -84,15 +85,13 @@ def default_actions(world: World, params: Params, key: jax.Array) -> Actions:
     return Actions(sanction=sanction, secondary=secondary, dispatch=dispatch, propose_ceasefire=propose, signal=signal)
 
 
-def ceasefire_candidates(world: World, params: Params, propose: jax.Array, proposed_back: jax.Array | None = None) -> Candidates:
+def ceasefire_candidates(world: World, params: Params, propose: jax.Array, proposed_back: jax.Array) -> Candidates:
     """Mutual ceasefire proposals, at most MAX_CEASEFIRES_PER_STEP, as agreements to sign.
 
-    ``proposed_back``: ``reverse_of(propose)``, where the caller has it already (one gather and one
+    ``proposed_back``: ``reverse_of(propose)``, which the caller has already (one gather and one
     copy of the mask fewer: XLA does not merge two ``reverse_of`` of the same mask).
     """
     d = world.dyads
-    if proposed_back is None:
-        proposed_back = reverse_of(propose, d)
     mutual = propose & proposed_back & (d.src < d.dst)
     at = first_true(mutual, MAX_CEASEFIRES_PER_STEP, world.n_dyads)
     valid = at < world.n_dyads

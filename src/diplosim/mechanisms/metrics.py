@@ -47,8 +47,9 @@ def bloc_cohesion(world: World) -> jax.Array:
     into a few bins serialises on a GPU (6 ms each at 10^7 dyads on an H200).
     """
     d, bloc = world.dyads, world.states.bloc
-    inside = take(bloc, d.src) == take(bloc, d.dst)
-    member = inside[:, None] & (take(bloc, d.src)[:, None] == jnp.arange(world.n_blocs, dtype=bloc.dtype)[None, :])
+    bloc_i = take(bloc, d.src)
+    inside = bloc_i == take(bloc, d.dst)
+    member = inside[:, None] & (bloc_i[:, None] == jnp.arange(world.n_blocs, dtype=bloc.dtype)[None, :])
     total = jnp.where(member, d.alliance[:, None], 0.0).sum(axis=0)
     count = member.sum(axis=0, dtype=d.alliance.dtype)
     return total / jnp.maximum(count, 1.0)

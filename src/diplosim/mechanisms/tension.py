@@ -75,7 +75,7 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
     # in memory before conflict reads it: fusible, its update (threefry hash included) could be recomputed there
     tension = materialise((d.tension + params.tension_relax * (tension_drive(world, params) - d.tension) + incidents).clip(0.0, 1.0))
     power_i, power_j = take(s.power, d.src), take(s.power, d.dst)
-    allied_j = take(segment_sum_dst(d.alliance * take(s.power, d.src), d, world.n_states), d.dst)
+    allied_j = take(segment_sum_dst(d.alliance * power_i, d, world.n_states), d.dst)
     strength = jnp.maximum(2.0 * power_i / (power_i + power_j + allied_j + 1e-9) - 1.0, 0.0)
     conflict = materialise(  # once, read by both terms of the maximum: no copy (see alliances)
         d.conflict
