@@ -155,6 +155,9 @@ def write(rows: list[dict]) -> Path:
 
 
 def main() -> None:
+    from diplosim.process import use_huge_pages
+
+    use_huge_pages()  # as the diplosim command does (diplosim.process)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1_000, 10_000])
     parser.add_argument("--steps", type=int, default=100, help="steps of the JAX scan (long enough for a stable median at 1,000 states)")

@@ -152,6 +152,9 @@ def timeline(data, steps: int, top: int = 15) -> list[str]:
 
 
 def main() -> None:
+    from diplosim.process import use_huge_pages
+
+    use_huge_pages()  # as the diplosim command does (diplosim.process)
     import jax
 
     from diplosim.engine import RunSpec, _pipeline, _run_chunk, _run_chunk_batch, _runs_of

@@ -83,6 +83,9 @@ def measure(n_states: int, repeats: int) -> list[dict]:
 
 
 def main() -> None:
+    from diplosim.process import use_huge_pages
+
+    use_huge_pages()  # as the diplosim command does (diplosim.process)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=20)

@@ -18,7 +18,13 @@ every step, the endogenous event log on, as in a default run):
   bytes in use (GPU);
 - ``floor_ms`` and ``over_floor``: the memory-bandwidth floor of a step (each
   world array read once and written once, at the bandwidth measured in the
-  same process by a large array copy) and measured time over that floor;
+  same process by a pass over a 512 MB array written in place, ``probe``) and
+  measured time over that floor; rows without ``probe`` timed a pass into a
+  fresh array, which on a CPU measures the kernel mapping pages (6 GB/s where
+  the memory gives 50: their floors are 8 times too high);
+- ``huge_pages``: whether the process asked glibc for huge pages
+  (``diplosim.process``, as the ``diplosim`` command does; ``DIPLOSIM_HUGE_PAGES=0``
+  turns it off);
 - ``batch`` rows: ``simulate_batch`` throughput on the Alaska scenario, in
   scenario-steps per second: 52 steps, chunked as a user's call is (automatic chunks, a
   twentieth of the run each, so that one chunk's history is copied to the host while the next
@@ -44,8 +50,10 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
     "date", "machine", "jax", "backend", "kind", "world", "states", "dyads", "batch", "steps",
-    "compile_s", "step_ms", "peak_mb", "bandwidth_gbs", "floor_ms", "over_floor", "throughput_steps_s",
+    "compile_s", "step_ms", "peak_mb", "bandwidth_gbs", "floor_ms", "over_floor", "throughput_steps_s", "probe",
+    "huge_pages",
 ]
+PROBE = "in place"  # the bandwidth probe of bandwidth_gbs; rows without it used a pass into a fresh array
 
 
 def machine() -> str:
@@ -75,20 +83,33 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def in_place_pass():
+    """The bandwidth probe's pass: every element of a float32 array read and written once, into the
+    same memory (its input donated to its output; values stay 1.0)."""
+    import jax
+
+    return jax.jit(lambda v: v * 0.5 + 0.5, donate_argnums=0)
+
+
 def bandwidth_gbs(megabytes: int = 512, repeats: int = 5) -> float:
-    """Memory bandwidth seen by XLA: a large array read and written once (GB/s)."""
+    """Memory bandwidth XLA gets streaming a large array (GB/s): read and written once, in place.
+
+    The pass writes into the memory it reads, as the step's loop writes into buffers it allocated
+    once.  A pass into a fresh array measures the kernel handing out new pages more than the memory:
+    on the 2-core CPU of 2026-11-27 it read 6 to 7 GB/s where this one reads about 50
+    (benchmarks/ROOFLINE.md, "The floor"); rows of ``results/suite.md`` without ``probe`` came from it.
+    """
     import jax
     import jax.numpy as jnp
 
-    x = jnp.ones(megabytes * 2**20 // 4, jnp.float32)
-    scale = jax.jit(lambda v: v * 1.0001)
-    jax.block_until_ready(scale(x))
-    times = []
+    pass_ = in_place_pass()
+    x = jax.block_until_ready(pass_(jnp.ones(megabytes * 2**20 // 4, jnp.float32)))  # compiled, pages mapped
+    nbytes, times = x.nbytes, []
     for _ in range(repeats):
         started = time.perf_counter()
-        jax.block_until_ready(scale(x))
+        x = jax.block_until_ready(pass_(x))
         times.append(time.perf_counter() - started)
-    return 2 * x.nbytes / statistics.median(times) / 1e9
+    return 2 * nbytes / statistics.median(times) / 1e9
 
 
 def world_bytes(world) -> int:
@@ -100,8 +121,10 @@ def world_bytes(world) -> int:
 def _common() -> dict:
     import jax
 
+    from diplosim.process import active
+
     return {"date": datetime.date.today().isoformat(), "machine": machine(), "jax": jax.__version__,
-            "backend": jax.default_backend()}
+            "backend": jax.default_backend(), "huge_pages": "yes" if active() else "no"}
 
 
 def measure_world(n_states: int, steps: int, repeats: int) -> dict:
@@ -133,7 +156,7 @@ def measure_world(n_states: int, steps: int, repeats: int) -> dict:
         **_common(), "kind": "step", "world": f"synthetic_{n_states}", "states": world.n_states, "dyads": world.n_dyads,
         "batch": 1, "steps": steps, "compile_s": round(compile_s, 2), "step_ms": round(step_s * 1e3, 3),
         "peak_mb": round(peak, 1), "bandwidth_gbs": round(bandwidth, 2), "floor_ms": round(floor_s * 1e3, 3),
-        "over_floor": round(step_s / floor_s, 2), "throughput_steps_s": round(1 / step_s, 2),
+        "over_floor": round(step_s / floor_s, 2), "throughput_steps_s": round(1 / step_s, 2), "probe": PROBE,
     }
 
 
@@ -177,15 +200,25 @@ def markdown_table(columns: list[str], rows: list[dict]) -> list[str]:
 
 
 def append_rows(path: Path, columns: list[str], rows: list[dict]) -> list[dict]:
-    """Append ``rows`` to the CSV at ``path`` (its header first if it is new); every row it now holds."""
+    """Append ``rows`` to the CSV at ``path`` (its header first if it is new); every row it now holds.
+
+    A file written with other columns (by an older version of the script) is written again with
+    ``columns``: its rows keep their values, empty in the columns they did not have.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists()
-    with path.open("a", newline="") as f:
+    header = None
+    if path.exists():
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), None)
+    if header is not None and header != columns:
+        with path.open(newline="") as f:
+            rows = [*csv.DictReader(f), *rows]
+    with path.open("a" if header == columns else "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
-        if new:
+        if header != columns:
             writer.writeheader()
-        writer.writerows({c: row.get(c, "") for c in columns} for row in rows)
-    with path.open() as f:
+        writer.writerows({c: "" if row.get(c) is None else row[c] for c in columns} for row in rows)
+    with path.open(newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -202,12 +235,17 @@ def write(rows: list[dict]) -> Path:
         "# Benchmark suite results", "",
         "Written by `benchmarks/suite.py` (see its docstring for what each column means). "
         "`step` rows: synthetic worlds, about 10 directed dyads per state, full model. "
-        "`batch` rows: `simulate_batch` on the Alaska scenario.", "",
+        "`batch` rows: `simulate_batch` on the Alaska scenario. "
+        "Rows without `probe` measured the bandwidth into a fresh array: on a CPU, the kernel mapping pages "
+        "(their `floor_ms` is about 8 times too high, their `over_floor` as much too low; benchmarks/ROOFLINE.md).", "",
     ], COLUMNS, append_rows(path, COLUMNS, rows))
     return path
 
 
 def main() -> None:
+    from diplosim.process import use_huge_pages
+
+    use_huge_pages()  # as the diplosim command does; its children inherit the setting
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--batches", type=int, nargs="*", default=[1, 10, 100, 1_000, 10_000])

@@ -138,3 +138,33 @@ def test_program_writes_its_census_of_the_compiled_step(tmp_path):
     assert 3 <= int(row["index_arrays"]) <= 8, row
     assert int(row["instructions"]) > 100 and float(row["traffic_gb"]) > 1.29  # above the floor of a step
     assert "| test |" in (tmp_path / "program.md").read_text()
+
+
+def _suite():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import suite
+
+    return suite
+
+
+def test_the_bandwidth_probe_writes_into_the_memory_it_reads():
+    """A pass into a fresh array times the kernel mapping new pages (6 GB/s on the 2-core CPU, where
+    the in-place pass reads about 50): the floor would be 8 times too high (ROOFLINE, "The floor")."""
+    import jax.numpy as jnp
+
+    suite = _suite()
+    header = suite.in_place_pass().lower(jnp.ones(1024, jnp.float32)).compile().as_text().splitlines()[0]
+    assert "input_output_alias={ {}: (0, {}" in header, header
+    assert suite.bandwidth_gbs(megabytes=8, repeats=2) > 0
+
+
+def test_results_written_with_older_columns_are_written_again_with_the_new(tmp_path):
+    suite = _suite()
+    path = tmp_path / "suite.csv"
+    path.write_text("date,step_ms\n2026-11-26,940.0\n")
+    rows = suite.append_rows(path, ["date", "step_ms", "probe"], [{"date": "2026-11-27", "step_ms": 0, "probe": "in place"}])
+    assert rows == [{"date": "2026-11-26", "step_ms": "940.0", "probe": ""},
+                    {"date": "2026-11-27", "step_ms": "0", "probe": "in place"}]
+    assert path.read_text().splitlines()[0] == "date,step_ms,probe"
+    rows = suite.append_rows(path, ["date", "step_ms", "probe"], [{"date": "2026-11-28"}])  # same columns: appended
+    assert [r["date"] for r in rows] == ["2026-11-26", "2026-11-27", "2026-11-28"] and rows[-1]["probe"] == ""

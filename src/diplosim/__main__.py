@@ -1,3 +1,3 @@
-from diplosim.cli import entry
+from diplosim.process import entry
 
 entry()
