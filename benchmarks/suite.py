@@ -26,9 +26,10 @@ every step, the endogenous event log on, as in a default run):
   (``diplosim.process``, as the ``diplosim`` command does; ``DIPLOSIM_HUGE_PAGES=0``
   turns it off);
 - ``batch`` rows: ``simulate_batch`` throughput on the Alaska scenario, in
-  scenario-steps per second: 52 steps, chunked as a user's call is (automatic chunks, a
-  twentieth of the run each, so that one chunk's history is copied to the host while the next
-  computes).  Rows up to the H100's of 2026-11-27 ran the 52 steps as one chunk.
+  scenario-steps per second: 52 steps sampled once at the end (``every`` = 52), chunked as a
+  user's call is.  On a CPU that is one chunk; on a GPU, since 2026-11-27 (fourth session), 13
+  chunks of 4 steps, so that one chunk's history is copied to the host while the next computes
+  (``engine.chunk_plan``'s ``split_periods``).  Earlier GPU rows ran the 52 steps as one chunk.
 """
 
 from __future__ import annotations

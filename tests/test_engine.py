@@ -3,7 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diplosim.engine import RunSpec, chunk_plan, simulate, simulate_batch, step, step_jit
+from diplosim import engine as engine_module
+from diplosim.engine import RunSpec, chunk_plan, sampled, simulate, simulate_batch, step, step_jit
 from diplosim.params import Mechanisms, params_from, stack_params
 from diplosim.world import Dyads, States, describe
 from worlds import EVENTS_ONLY
@@ -108,6 +109,47 @@ def test_chunk_plan_covers_every_step(steps, every, chunk, expected):
     plan = chunk_plan(steps, every, chunk)
     assert plan == expected
     assert sum(s * e for s, e in plan) == steps
+    assert all(sampled(plan, every))  # whole periods: every snapshot is a sample
+
+
+@pytest.mark.parametrize("steps, every, chunk, expected, samples", [
+    (52, 52, 0, [(1, 4)] * 13, [52]),  # simulate_batch's usual use on a GPU: 13 pieces, one sample
+    (53, 52, 0, [(1, 4)] * 13 + [(1, 1)], [52, 53]),
+    (10, 4, 2, [(1, 2)] * 4 + [(1, 2)], [4, 8, 10]),
+    (10, 10, 4, [(1, 2)] * 5, [10]),  # asked for 4: the greatest divisor of 10 at or below it
+    (12, 4, 0, [(1, 1)] * 12, [4, 8, 12]),  # a twentieth of 12 steps: one
+    (100, 4, 0, [(1, 4)] * 25, list(range(4, 101, 4))),  # a period no longer than a chunk (5): not split
+    (104, 1, 0, [(8, 1)] * 13, list(range(8, 105, 8))),
+])
+def test_chunk_plan_splits_long_periods_where_asked(steps, every, chunk, expected, samples):
+    plan = chunk_plan(steps, every, chunk, split_periods=True)
+    assert plan == expected and len(set(plan)) <= 2
+    ends = np.cumsum([s * e for s, e in plan])
+    assert list(ends[sampled(plan, every)]) == samples
+
+
+def test_periods_split_into_chunks_give_the_same_run(world, monkeypatch):
+    spec = RunSpec(every=6, sample_dyads=True)
+    monkeypatch.setattr(engine_module, "SPLIT_PERIODS", False)
+    a_final, a = simulate(world, params_from(), KEY, 13, spec, chunk_steps=6)  # two chunks of a period, one of a step
+    monkeypatch.setattr(engine_module, "SPLIT_PERIODS", True)
+    b_final, b = simulate(world, params_from(), KEY, 13, spec, chunk_steps=3, progress=True)  # 4 pieces of 3 steps, 1 step
+    _leaves_close(a_final, b_final, rtol=0)
+    np.testing.assert_array_equal(b.sample_steps, [0, 6, 12, 13])
+    for rows_a, rows_b in ((a.metrics, b.metrics), (a.events, b.events), (a.states, b.states), (a.dyads, b.dyads)):
+        assert rows_a.keys() == rows_b.keys()
+        for name in rows_a:
+            np.testing.assert_array_equal(rows_a[name], rows_b[name])
+    keys = jax.random.split(KEY, 2)
+    many = stack_params([params_from()] * 2)
+    _, batch = simulate_batch(world, many, keys, 12, spec, chunk_steps=3)  # split: SPLIT_PERIODS is still True
+    monkeypatch.setattr(engine_module, "SPLIT_PERIODS", False)
+    _, whole = simulate_batch(world, many, keys, 12, spec, chunk_steps=6)
+    np.testing.assert_array_equal(batch.sample_steps, whole.sample_steps)
+    for name in whole.metrics:
+        np.testing.assert_array_equal(batch.metrics[name], whole.metrics[name])
+    for name in whole.states:
+        np.testing.assert_array_equal(batch.states[name], whole.states[name])
 
 
 @pytest.mark.slow  # 20 s; ranges on random worlds and parameters, in the default run: properties/test_invariants.py

@@ -79,7 +79,9 @@ class EngineConfig:
     """How the JAX core runs."""
 
     device: str = "auto"  # auto | cpu | gpu
-    chunk_steps: int = 0  # steps per compiled chunk (progress bar granularity); 0: automatic
+    # steps per compiled chunk (progress bar granularity); 0: automatic, about a twentieth of the run. A chunk
+    # holds whole output.every periods, but on a GPU, where a long period is split (engine.chunk_plan)
+    chunk_steps: int = 0
     agreement_slots: int = 16
     event_log_capacity: int = 64  # dyads whose endogenous events are recorded per step (agreements: all)
     progress: bool = True

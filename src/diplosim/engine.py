@@ -214,20 +214,34 @@ def _run_chunk_sharded(
 _crop_world = jax.jit(sharding.crop, static_argnames="layout")
 
 
-def chunk_plan(steps: int, every: int, chunk_steps: int = 0) -> list[tuple[int, int]]:
+def chunk_plan(steps: int, every: int, chunk_steps: int = 0, split_periods: bool = False) -> list[tuple[int, int]]:
     """Split ``steps`` into chunks of ``(samples, every)``; at most two distinct shapes compile.
 
     Snapshots fall every ``every`` steps, and on the last step.  Automatic chunks (``chunk_steps``
     0) are about a twentieth of the run, made equal where a chunk up to twice as long divides
     the run: every chunk is then one program, traced and compiled once (104 steps: 13 chunks of
     8, not 17 of 6 and one of 2).
+
+    A chunk is a whole number of sampling periods, unless ``split_periods``: then a period longer
+    than the chunks asked for is run as equal pieces ``(1, piece)``, ``piece`` a divisor of
+    ``every`` (automatic: the least at or above a twentieth of the run; asked for: the greatest at
+    or below ``chunk_steps``).  Each piece takes a snapshot, which is a sample only where it ends
+    a period (``sampled``).  ``_run`` asks for it on a GPU, where one chunk's history goes to the
+    host while the next computes: 52 steps sampled once (``simulate_batch``'s usual use) would
+    otherwise be one chunk, and its whole history would be copied after it.
     """
     if steps < 0 or every < 1:
         raise ValueError(f"steps must be >= 0 and output.every >= 1 (got steps={steps}, every={every})")
     periods, rest = divmod(steps, every)
     automatic = chunk_steps <= 0
     if automatic:
-        chunk_steps = max(every, -(-steps // 20))
+        chunk_steps = -(-steps // 20)
+    if split_periods and periods and chunk_steps < every:
+        divisors = [d for d in range(1, every + 1) if every % d == 0]
+        piece = min(d for d in divisors if d >= chunk_steps) if automatic else max(d for d in divisors if d <= chunk_steps)
+        if piece < every:
+            return [(1, piece)] * (periods * every // piece) + ([(1, rest)] if rest else [])
+    chunk_steps = max(every, chunk_steps)
     per_chunk = max(1, chunk_steps // every)
     if automatic and periods % per_chunk:
         per_chunk = next((c for c in range(per_chunk, 2 * per_chunk + 1) if periods % c == 0), per_chunk)
@@ -237,6 +251,17 @@ def chunk_plan(steps: int, every: int, chunk_steps: int = 0) -> list[tuple[int, 
     if rest:
         plan.append((1, rest))
     return plan
+
+
+def sampled(plan: list[tuple[int, int]], every: int) -> list[bool]:
+    """For each chunk of ``plan``: whether its snapshots are samples of the run (they fall every
+    ``every`` steps and on the last step), or the one snapshot of a piece of a period (dropped)."""
+    steps = sum(samples * length for samples, length in plan)
+    done, out = 0, []
+    for samples, length in plan:
+        done += samples * length
+        out.append(done % every == 0 or done == steps)
+    return out
 
 
 @dataclass
@@ -328,6 +353,19 @@ def _on_cpu(placement) -> bool:
     return all(d.platform == "cpu" for d in placement.device_set)
 
 
+SPLIT_PERIODS: bool | None = None  # None: where the world is off the CPU (a GPU); True or False: always (tests)
+
+
+def _splits_periods(world: World) -> bool:
+    """Whether ``_run`` runs a long sampling period as several chunks (``chunk_plan``'s
+    ``split_periods``): on a GPU, where the host copies one chunk's history while the next
+    computes; on a CPU, no, where the copy and XLA share the cores and every chunk costs a call."""
+    if SPLIT_PERIODS is not None:
+        return SPLIT_PERIODS
+    placement = getattr(jax.tree.leaves(world)[0], "sharding", None)
+    return placement is not None and not _on_cpu(placement)
+
+
 def _to_host_soon(tree):
     """Start copying the arrays of ``tree`` to the host once the device has computed them; returns
     what to read them from.
@@ -409,29 +447,32 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
         runner = functools.partial(_run_chunk_sharded, layout=layout, checked=spec.guard == "stop")
         if spec.guard == "stop":
             runner = guard.stopping(runner)
-    plan = chunk_plan(steps, spec.every, chunk_steps)
-    history = {"metrics": _Rows(steps + 1), "events": _Rows(steps), "snaps": _Rows(sum(s for s, _ in plan) + 1)}
+    plan = chunk_plan(steps, spec.every, chunk_steps, split_periods=_splits_periods(world))
+    samples_of = sampled(plan, spec.every)
+    history = {"metrics": _Rows(steps + 1), "events": _Rows(steps),
+               "snaps": _Rows(sum(s for (s, _), kept in zip(plan, samples_of) if kept) + 1)}
     row = lambda tree: jax.tree.map(lambda x: np.asarray(x)[None], tree)  # noqa: E731
     history["metrics"].add(row(first_metrics))
     history["snaps"].add(row(first_snap))
 
     bar = _progress(steps, progress, "batch" if batched else "simulate")
 
-    def keep(per_step, snaps, steps_done):
+    def keep(per_step, snaps, steps_done, kept):
         history["metrics"].add({k: v for k, v in per_step.items() if k != "events"})
         if spec.event_capacity:
             history["events"].add(per_step["events"])
-        history["snaps"].add(snaps if layout is None else sharding.crop_snapshots(jax.device_get(snaps), layout))
+        if kept:  # else the snapshot of a piece of a sampling period (chunk_plan's split_periods)
+            history["snaps"].add(snaps if layout is None else sharding.crop_snapshots(jax.device_get(snaps), layout))
         if bar is not None:
             bar.update(steps_done)
 
     waiting = None  # the last chunk's rows, on their way to the host
-    for samples, every in plan:
+    for (samples, every), kept in zip(plan, samples_of):
         world, per_step, snaps = runner(world, params, key, spec=spec, samples=samples, every=every)
-        per_step, snaps = _to_host_soon((per_step, snaps))
+        per_step, snaps = _to_host_soon((per_step, snaps) if kept else (per_step, {}))
         if waiting is not None:  # the previous chunk's rows, copied while this chunk computes
             keep(*waiting)
-        waiting = (per_step, snaps, samples * every)
+        waiting = (per_step, snaps, samples * every, kept)
     if waiting is not None:
         keep(*waiting)
     if bar is not None:
