@@ -48,17 +48,29 @@ def test_once_computes_once_for_the_same_arrays_within_a_scope():
 def counted(monkeypatch):
     """How often the step computes each ``once`` quantity."""
     counts = collections.Counter()
-    for name in ("_position_distance", "_mutual"):
+    for name in ("_position_distance", "_mutual", "_conflict_by_bloc", "_bins"):
         memoised = getattr(world, name)
         inner = memoised.__wrapped__
-        monkeypatch.setattr(memoised, "__wrapped__", lambda *a, inner=inner, name=name: counts.update([name]) or inner(*a))
+        monkeypatch.setattr(memoised, "__wrapped__",
+                            lambda *a, inner=inner, name=name, **k: counts.update([name]) or inner(*a, **k))
     return counts
 
 
-def test_a_step_computes_the_position_distance_and_the_mutual_sanction_once(counted):
+def test_a_step_computes_the_position_distance_the_mutual_sanction_and_the_bloc_conflict_once(counted):
     w = synthetic_scenario(300).world
     jax.make_jaxpr(lambda w: engine.step(w, params_from(), KEY))(w)
-    assert counted == {"_position_distance": 1, "_mutual": 1}  # read by tension and alliances; trade and tension
+    # read by tension and alliances; trade and tension; the economy and tension; those three
+    assert counted == {"_position_distance": 1, "_mutual": 1, "_conflict_by_bloc": 1, "_bins": 1}
+
+
+def test_the_bloc_conflict_gives_each_state_its_highest_conflict():
+    """The economy's reading of the shared scatter equals the plain maximum over each state's incoming dyads."""
+    w = synthetic_scenario(300, generator_seed=3).world
+    rng = np.random.default_rng(0)
+    conflict = jnp.asarray(rng.random(w.n_dyads, np.float32) * (rng.random(w.n_dyads) < 0.2))
+    w = world.replace(w, dyads=world.replace(w.dyads, conflict=conflict))
+    np.testing.assert_array_equal(world.bloc_conflict_state_max(w), world.state_max_conflict(w.dyads, w.n_states))
+    assert float(world.bloc_conflict_state_max(w).max()) > 0
 
 
 def test_a_mechanism_that_changes_the_arrays_gets_a_new_value(counted):

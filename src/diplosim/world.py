@@ -320,8 +320,7 @@ def dst_bloc_bins(world: World) -> jax.Array:
     2x to 4x faster than B sorted segment reductions over dyads masked by bloc
     (benchmarks/ROOFLINE.md).  Bloc b's results are row b of the [B, N] reshape.
     """
-    d = world.dyads
-    return take(world.states.bloc, d.src) * world.n_states + d.dst
+    return _bins(world.states.bloc, world.dyads.src, world.dyads.dst)
 
 
 _step_scope = threading.local()
@@ -348,22 +347,29 @@ def computed_once():
 
 
 def once(function):
-    """``function`` of arrays, computed once per ``computed_once`` scope for the same input arrays
-    (outside a scope, every call computes).  Call it at the step's level, not first inside a
-    ``lax.cond`` branch or loop body, whose values cannot be used outside it."""
+    """``function`` of arrays (and of static keyword values, such as sizes), computed once per
+    ``computed_once`` scope for the same input arrays and values (outside a scope, every call
+    computes).  Call it at the step's level, not first inside a ``lax.cond`` branch or loop body,
+    whose values cannot be used outside it.  It calls ``function`` through ``call.__wrapped__``,
+    looked up at each call, so that a test can count the computations."""
 
     @functools.wraps(function)
-    def call(*arrays: jax.Array) -> jax.Array:
+    def call(*arrays: jax.Array, **static) -> jax.Array:
         values = getattr(_step_scope, "values", None)
         if values is None:
-            return call.__wrapped__(*arrays)
-        key = (call, *map(id, arrays))
+            return call.__wrapped__(*arrays, **static)
+        key = (call, *map(id, arrays), *sorted(static.items()))
         seen = values.get(key)
         if seen is None or any(a is not b for a, b in zip(seen[0], arrays)):
-            seen = values[key] = (arrays, call.__wrapped__(*arrays))  # the arrays kept: their ids stay theirs
+            seen = values[key] = (arrays, call.__wrapped__(*arrays, **static))  # the arrays kept: their ids stay theirs
         return seen[1]
 
     return call
+
+
+@once  # the bins of tension, alliances and the economy, one array in the traced step
+def _bins(bloc: jax.Array, src: jax.Array, dst: jax.Array) -> jax.Array:
+    return take(bloc, src) * bloc.shape[0] + dst
 
 
 @once
@@ -482,6 +488,28 @@ def lookup_dyads(dyads: Dyads, src: jax.Array, dst: jax.Array) -> tuple[jax.Arra
 def state_max_conflict(dyads: Dyads, n_states: int) -> jax.Array:
     """Highest conflict intensity each state is engaged in: f32[N] in [0, 1]."""
     return jax.ops.segment_max(dyads.conflict, dyads.dst, n_states).clip(0.0, 1.0)  # unsorted: see segment_sum_dst
+
+
+def conflict_by_bloc(world: World) -> jax.Array:
+    """Highest conflict on a dyad from a member of bloc b to state j, for the B x N bins of
+    ``dst_bloc_bins``: f32[B N], -inf where no dyad falls.
+
+    Tension reads it per dyad (``conflict_with_own_bloc``) and the economy, which runs before it in
+    a step and leaves conflict alone, per state (``bloc_conflict_state_max``): computed once for
+    both (``once``), one scatter of every dyad, where the economy took one of its own.
+    """
+    return _conflict_by_bloc(world.dyads.conflict, dst_bloc_bins(world), n_bins=world.n_blocs * world.n_states)
+
+
+@once
+def _conflict_by_bloc(conflict: jax.Array, bins: jax.Array, *, n_bins: int) -> jax.Array:
+    return jax.ops.segment_max(conflict, bins, n_bins)
+
+
+def bloc_conflict_state_max(world: World) -> jax.Array:
+    """``state_max_conflict`` of the world's dyads, read off ``conflict_by_bloc`` (the same numbers:
+    the bins of a state are its incoming dyads split by sending bloc): f32[N] in [0, 1]."""
+    return conflict_by_bloc(world).reshape(world.n_blocs, world.n_states).max(axis=0).clip(0.0, 1.0)
 
 
 def energy_dyad_index(energy_supply, energy_demand, src, dst):

@@ -33,10 +33,10 @@ from diplosim.world import (
     DT,
     WEEKS_PER_YEAR,
     World,
+    bloc_conflict_state_max,
     replace,
     segment_sum_dst,
     segment_sum_src,
-    state_max_conflict,
     take,
 )
 
@@ -75,7 +75,7 @@ def growth_rate(world: World, params: Params) -> jax.Array:
     growth = (
         params.growth_base
         + params.growth_trade * jnp.minimum(trade_gain, 1.0)
-        - params.conflict_gdp_cost * (state_max_conflict(d, n) - s.conflict_baseline)
+        - params.conflict_gdp_cost * (bloc_conflict_state_max(world) - s.conflict_baseline)
         + oil_income(world, params) / s.gdp
     )
     return jnp.clip(growth, GROWTH_FLOOR, GROWTH_CEILING)
@@ -87,6 +87,6 @@ def economy(world: World, params: Params, key: jax.Array) -> World:
     s = world.states
     growth = growth_rate(world, params)
     gdp = jnp.maximum(s.gdp * (1.0 + DT * growth), GDP_FLOOR)
-    conflict = state_max_conflict(world.dyads, world.n_states)
+    conflict = bloc_conflict_state_max(world)  # shared with tension's scatter (world.conflict_by_bloc)
     power = s.power + params.power_relax * (s.military_share * gdp - s.power) - params.conflict_power_cost * conflict * s.power
     return replace(world, states=replace(s, gdp=gdp, growth=growth, power=jnp.maximum(power, 0.0)))

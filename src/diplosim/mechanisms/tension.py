@@ -28,6 +28,7 @@ from diplosim.mechanisms.agreements import parties_to
 from diplosim.params import Params
 from diplosim.world import (
     World,
+    conflict_by_bloc,
     dst_bloc_bins,
     dyad_position_distance,
     materialise,
@@ -48,9 +49,8 @@ def ceasefire_cap(world: World, params: Params) -> jax.Array:
 
 def conflict_with_own_bloc(world: World) -> jax.Array:
     """For each dyad i->j, the highest conflict between j and any member of i's bloc: f32[E] in [0, 1]."""
-    bins = dst_bloc_bins(world)  # (bloc of i, j): one scatter-max over every dyad, read back per dyad
-    worst = jax.ops.segment_max(world.dyads.conflict, bins, world.n_states * world.n_blocs)
-    return take(worst, bins)  # the dyad's own bin holds at least its own conflict (>= 0)
+    # (bloc of i, j): one scatter-max over every dyad, shared with the economy, read back per dyad
+    return take(conflict_by_bloc(world), dst_bloc_bins(world))  # the dyad's own bin holds at least its own conflict (>= 0)
 
 
 def tension_drive(world: World, params: Params) -> jax.Array:
