@@ -509,7 +509,9 @@ def _conflict_by_bloc(conflict: jax.Array, bins: jax.Array, *, n_bins: int) -> j
 def bloc_conflict_state_max(world: World) -> jax.Array:
     """``state_max_conflict`` of the world's dyads, read off ``conflict_by_bloc`` (the same numbers:
     the bins of a state are its incoming dyads split by sending bloc): f32[N] in [0, 1]."""
-    return conflict_by_bloc(world).reshape(world.n_blocs, world.n_states).max(axis=0).clip(0.0, 1.0)
+    rows = conflict_by_bloc(world).reshape(world.n_blocs, world.n_states)
+    # row by row: an elementwise pass (about 1 ms at 10^6 states), where XLA on a CPU ran .max(axis=0) as a strided reduction (12 ms)
+    return functools.reduce(jnp.maximum, [rows[b] for b in range(world.n_blocs)]).clip(0.0, 1.0)
 
 
 def energy_dyad_index(energy_supply, energy_demand, src, dst):
