@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,8 +79,7 @@ def test_the_process_starts_again_in_place_with_the_tunable_where_wanted():
 def test_the_diplosim_command_starts_through_it():
     (script,) = [e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "diplosim"]
     assert script.value == "diplosim.process:entry"
-    main = (process.__file__.rsplit("/", 1)[0] + "/__main__.py")
-    assert "from diplosim.process import entry" in open(main).read()
+    assert "from diplosim.process import entry" in (Path(process.__file__).parent / "__main__.py").read_text()
 
 
 HUGE = ("import jax, jax.numpy as jnp; from diplosim.process import use_huge_pages; use_huge_pages();"
