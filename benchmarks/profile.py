@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, markdown_table  # noqa: E402
+from suite import _common, markdown_table, step_world  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*\S+(?:\s*\{[^}]*\})?\s+([\w\-]+)\(")
@@ -160,7 +160,7 @@ def main() -> None:
     from diplosim.engine import RunSpec, _pipeline, _run_chunk, _run_chunk_batch, _runs_of
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from, stack_params
-    from diplosim.scenario import load_scenario_file, synthetic_scenario
+    from diplosim.scenario import load_scenario_file
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=1_000_000)
@@ -179,9 +179,8 @@ def main() -> None:
         spec = RunSpec(every=args.steps, sample_states=False, event_capacity=0)
         compiled = _run_chunk_batch.lower(*inputs, spec=spec, samples=1, every=args.steps, shared=True).compile()
     else:
-        world = calibrate_trade(synthetic_scenario(args.states, n_envoys=max(4, args.states // 1000)).world, params)
+        world, params, spec = step_world(args.states)  # the suite's step rows'
         inputs = (world, params, jax.random.key(0))
-        spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
         compiled = _run_chunk.lower(*inputs, spec=spec, samples=args.steps, every=1).compile()
     known = instructions(compiled.as_text(), {name for name, _ in _pipeline(world.n_blocs)} | {"metrics"})
     jax.block_until_ready(compiled(*inputs))  # warm

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, append_rows, write_markdown  # noqa: E402
+from suite import _common, append_rows, step_world, write_markdown  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "commit", "label", "states", "dyads", "copies", "index_arrays",
@@ -97,14 +97,9 @@ def census(text: str, n_dyads: int, scale: float) -> dict:
 def measure(n_states: int) -> dict:
     import jax
 
-    from diplosim.engine import RunSpec, _run_chunk
-    from diplosim.mechanisms.trade import calibrate_trade
-    from diplosim.params import params_from
-    from diplosim.scenario import synthetic_scenario
+    from diplosim.engine import _run_chunk
 
-    params = params_from()
-    world = calibrate_trade(synthetic_scenario(n_states, n_envoys=max(4, n_states // 1000)).world, params)
-    spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
+    world, params, spec = step_world(n_states)
     text = _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1).compile().as_text()
     return {**_common(), "states": world.n_states, "dyads": world.n_dyads,
             **census(text, world.n_dyads, scale=1e6 / world.n_states)}

@@ -128,19 +128,28 @@ def _common() -> dict:
             "backend": jax.default_backend(), "huge_pages": "yes" if active() else "no"}
 
 
-def measure_world(n_states: int, steps: int, repeats: int) -> dict:
-    """One synthetic world, in this process (called in a child process per size)."""
-    import jax
-
-    from diplosim.engine import RunSpec, _run_chunk
+def step_world(n_states: int):
+    """The step rows' world, params and spec, which ``profile.py`` and ``program.py`` use too: a
+    synthetic world of ``n_states`` states (about 10 dyads each), calibrated, with every mechanism
+    on, states sampled every step and the endogenous event log on, as in a default run."""
+    from diplosim.engine import RunSpec
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from
     from diplosim.scenario import synthetic_scenario
 
     params = params_from()
     world = calibrate_trade(synthetic_scenario(n_states, n_envoys=max(4, n_states // 1000)).world, params)
+    return world, params, RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
+
+
+def measure_world(n_states: int, steps: int, repeats: int) -> dict:
+    """One synthetic world, in this process (called in a child process per size)."""
+    import jax
+
+    from diplosim.engine import _run_chunk
+
+    world, params, spec = step_world(n_states)
     key = jax.random.key(0)
-    spec = RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
     started = time.perf_counter()
     compiled = _run_chunk.lower(world, params, key, spec=spec, samples=steps, every=1).compile()
     compile_s = time.perf_counter() - started

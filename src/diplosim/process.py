@@ -11,9 +11,9 @@ environment says so at the process's start: ``GLIBC_TUNABLES=glibc.malloc.hugetl
 2.35 and later).
 
 So the ``diplosim`` command, where that helps, starts itself again at once with that setting
-(``os.execv``, before anything else is imported; the same process id, arguments and streams).
-On the 2-core CPU of ``benchmarks/``, the 10^6-state step took 13% less time with it
-(``benchmarks/ROOFLINE.md``, change 20).  ``DIPLOSIM_HUGE_PAGES=0`` turns it off.  In your own
+(``os.execve``, before anything else is imported; the same process id, arguments and streams).
+On the 2-core CPU of ``benchmarks/``, the 10^6-state step took 16% less time with it (median of
+five rounds, 829 to 698 ms; ``benchmarks/ROOFLINE.md``, change 20).  ``DIPLOSIM_HUGE_PAGES=0`` turns it off.  In your own
 Python process (a notebook, a script calling ``diplosim.engine``), set the variable before
 Python starts: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1 python script.py``.
 """
