@@ -457,11 +457,11 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
 
     bar = _progress(steps, progress, "batch" if batched else "simulate")
 
-    def keep(per_step, snaps, steps_done, kept):
+    def keep(per_step, snaps, steps_done):
         history["metrics"].add({k: v for k, v in per_step.items() if k != "events"})
         if spec.event_capacity:
             history["events"].add(per_step["events"])
-        if kept:  # else the snapshot of a piece of a sampling period (chunk_plan's split_periods)
+        if snaps is not None:  # None: the snapshot of a piece of a sampling period (chunk_plan's split_periods)
             history["snaps"].add(snaps if layout is None else sharding.crop_snapshots(jax.device_get(snaps), layout))
         if bar is not None:
             bar.update(steps_done)
@@ -469,10 +469,10 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
     waiting = None  # the last chunk's rows, on their way to the host
     for (samples, every), kept in zip(plan, samples_of):
         world, per_step, snaps = runner(world, params, key, spec=spec, samples=samples, every=every)
-        per_step, snaps = _to_host_soon((per_step, snaps) if kept else (per_step, {}))
+        per_step, snaps = _to_host_soon((per_step, snaps if kept else None))
         if waiting is not None:  # the previous chunk's rows, copied while this chunk computes
             keep(*waiting)
-        waiting = (per_step, snaps, samples * every, kept)
+        waiting = (per_step, snaps, samples * every)
     if waiting is not None:
         keep(*waiting)
     if bar is not None:
