@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from suite import _common, markdown_table, step_world  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*\S+(?:\s*\{[^}]*\})?\s+([\w\-]+)\(")
+# name = shape opcode(: the shape one token, or a tuple (a multi-output fusion's: a GPU's costliest kernels)
+INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(?:\(.*?\)|\S+)(?:\s*\{[^}]*\})?\s+([\w\-]+)\(")
 OP_NAME = re.compile(r'op_name="([^"]*)"')
 CONTAINERS = {"while", "conditional", "call", "async-start", "async-done"}  # their kernels are counted
 

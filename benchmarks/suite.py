@@ -131,13 +131,17 @@ def _common() -> dict:
 def step_world(n_states: int):
     """The step rows' world, params and spec, which ``profile.py`` and ``program.py`` use too: a
     synthetic world of ``n_states`` states (about 10 dyads each), calibrated, with every mechanism
-    on, states sampled every step and the endogenous event log on, as in a default run."""
+    on, states sampled every step and the endogenous event log on, as in a default run.  The params
+    are put on the device once, as ``simulate`` does (numpy arguments would be copied to the device
+    at every call of the timed program)."""
+    import jax
+
     from diplosim.engine import RunSpec
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from
     from diplosim.scenario import synthetic_scenario
 
-    params = params_from()
+    params = jax.device_put(params_from())
     world = calibrate_trade(synthetic_scenario(n_states, n_envoys=max(4, n_states // 1000)).world, params)
     return world, params, RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
 

@@ -366,6 +366,20 @@ def _splits_periods(world: World) -> bool:
     return placement is not None and not _on_cpu(placement)
 
 
+def _beside(params, world: World):
+    """``params`` on the device that holds ``world``, copied there once for a run.
+
+    Parameters arrive as numpy arrays (``params_from``, ``stack_params``), and a jitted program
+    copies a numpy argument to the device at every call: on a GPU, one copy per parameter and chunk
+    (73 a call), which left the device idle 0.4 ms a step in 10-step calls at 10^6 states on the
+    H200 (benchmarks/ROOFLINE.md, change 23).  A world split over devices keeps its own placement
+    (``_run_chunk_sharded`` places the parameters with it)."""
+    placement = getattr(jax.tree.leaves(world)[0], "sharding", None)
+    if not isinstance(placement, jax.sharding.SingleDeviceSharding):
+        return params
+    return jax.device_put(params, placement)
+
+
 def _to_host_soon(tree):
     """Start copying the arrays of ``tree`` to the host once the device has computed them; returns
     what to read them from.
@@ -447,6 +461,7 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
         runner = functools.partial(_run_chunk_sharded, layout=layout, checked=spec.guard == "stop")
         if spec.guard == "stop":
             runner = guard.stopping(runner)
+    params = _beside(params, world)  # after the world is split, if it is: then left as they are
     plan = chunk_plan(steps, spec.every, chunk_steps, split_periods=_splits_periods(world))
     samples_of = sampled(plan, spec.every)
     history = {"metrics": _Rows(steps + 1), "events": _Rows(steps),
