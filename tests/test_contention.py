@@ -3,7 +3,8 @@ same few addresses, and two of them cost 27 of the 42 ms of a 10^6-state step on
 (benchmarks/results/profile_gpu.md).  ``first_true`` replaces ``jnp.nonzero(size=k)`` and the
 bloc cohesion metric is one masked reduction; both must give what they replace, or better.  Nor does the
 GPU's step hold loops of small kernels (each round its own launches there); the CPU's keeps them as loops,
-which compile faster, and both give the same numbers."""
+which compile faster, and both give the same numbers.  The GPU's program also sums by destination in
+blocks first, and takes the bloc threat's totals and counts in one scatter (``diplosim.world.gpu_program``)."""
 
 from __future__ import annotations
 
@@ -74,22 +75,22 @@ def _lowered_step(unroll: bool | None):
     def _chunk(w, p, k):  # a new function each call, so traced anew; named as the engine's
         return engine._chunk(w, p, k, spec=spec, samples=2, every=1)
 
-    with unroll_set_to(unroll):
+    with gpu_program_set_to(unroll):
         return jax.jit(_chunk).lower(world, params, jax.random.key(0))
 
 
 @contextlib.contextmanager
-def unroll_set_to(unroll: bool | None):
-    """``diplosim.world.UNROLL`` set for the block.  It is read while tracing and is not in jit's key,
+def gpu_program_set_to(choice: bool | None):
+    """``diplosim.world.GPU_PROGRAM`` set for the block.  It is read while tracing and is not in jit's key,
     so the block traces new functions (a new lambda each time), not ones jit may have traced before."""
     from diplosim import world as world_module
 
-    before = world_module.UNROLL
-    world_module.UNROLL = unroll
+    before = world_module.GPU_PROGRAM
+    world_module.GPU_PROGRAM = choice
     try:
         yield
     finally:
-        world_module.UNROLL = before
+        world_module.GPU_PROGRAM = before
 
 
 def test_the_gpu_step_has_no_loop_of_small_kernels():
@@ -117,15 +118,15 @@ def test_the_platform_of_the_default_device_decides(monkeypatch):
 
     cpu = jax.devices("cpu")[0]
     monkeypatch.setattr(world_module.jax, "default_backend", lambda: "gpu")
-    assert world_module.unrolled() is True  # no default device set: the backend's
+    assert world_module.gpu_program() is True  # no default device set: the backend's
     with jax.default_device(cpu):
-        assert world_module.unrolled() is False  # engine.device=cpu on a GPU machine
+        assert world_module.gpu_program() is False  # engine.device=cpu on a GPU machine
     with jax.default_device("cpu"):
-        assert world_module.unrolled() is False
+        assert world_module.gpu_program() is False
     monkeypatch.setattr(world_module.jax, "default_backend", lambda: "cpu")
-    assert world_module.unrolled() is False
-    monkeypatch.setattr(world_module, "UNROLL", True)
-    assert world_module.unrolled() is True
+    assert world_module.gpu_program() is False and world_module.unrolled() is False
+    monkeypatch.setattr(world_module, "GPU_PROGRAM", True)
+    assert world_module.gpu_program() is True and world_module.unrolled() is True
 
 
 def test_unrolled_and_kept_loops_give_the_same_numbers():
@@ -148,7 +149,7 @@ def test_unrolled_and_kept_loops_give_the_same_numbers():
                     jnp.full((g, n), 0.3, jnp.float32))
     runs = {}
     for unroll in (False, True):
-        with unroll_set_to(unroll):
+        with gpu_program_set_to(unroll):
             runs[unroll] = (  # each a new lambda, traced anew
                 jax.jit(lambda *a: lookup_dyads(*a))(d, src, d.dst[asked]),
                 jax.jit(lambda m: first_true(m, 64, 30_000))(mask),
@@ -172,3 +173,70 @@ def test_no_large_scatter_is_marked_sorted():
             sorted_indices.append(re.findall(r"tensor<([^>]*)>", signature)[1])
     assert sorted_indices, "materialise's scatters are marked sorted: the search should find them"
     assert [shape for shape in sorted_indices if not shape.startswith("2x")] == []
+
+
+@pytest.mark.parametrize("block", [1, 4, 16])
+def test_blocked_segment_sum_is_the_scatter(block):
+    """Sorted indices with empty segments, runs longer than several blocks (a hub), runs of one, and
+    a length that is no multiple of the block: integer-valued floats sum exactly, others within rounding."""
+    from diplosim.world import blocked_segment_sum
+
+    rng = np.random.default_rng(3)
+    n = 50
+    index = np.sort(np.concatenate([rng.integers(0, n, 300), np.full(70, 17), [0, n - 1]])).astype(np.int32)
+    index = index[index != 23]  # an empty segment inside
+    for values in (rng.integers(-5, 6, index.size).astype(np.float32), rng.random(index.size, dtype=np.float32)):
+        ours = jax.jit(blocked_segment_sum, static_argnums=(2, 3))(jnp.asarray(values), jnp.asarray(index), n, block)
+        exact = np.bincount(index, weights=values.astype(np.float64), minlength=n)
+        np.testing.assert_allclose(np.asarray(ours), exact, rtol=1e-6, atol=1e-5)
+        if np.all(values == np.round(values)):
+            np.testing.assert_array_equal(np.asarray(ours), exact)
+    assert float(blocked_segment_sum(jnp.ones(3), jnp.asarray([0, 0, 1]), 2, 16)[1]) == 1.0
+    assert blocked_segment_sum(jnp.zeros(0), jnp.zeros(0, jnp.int32), 4).tolist() == [0.0] * 4
+
+
+def test_the_gpu_program_sums_in_blocks_and_takes_the_threat_in_one_scatter():
+    """The GPU's program (run here on the CPU) against the CPU's: the same sums by destination within
+    rounding and the same bloc threat, computed the GPU's way (blocks first; one scatter, not two)."""
+    from diplosim.mechanisms.alliances import bloc_threat
+    from diplosim.world import segment_sum_dst
+
+    world = synthetic_scenario(3_000).world
+    n, b = world.n_states, world.n_blocs
+    runs, shapes = {}, {}
+    for gpu in (False, True):
+        with gpu_program_set_to(gpu):
+            runs[gpu] = (jax.jit(lambda w: segment_sum_dst(w.dyads.trade, w.dyads, n))(world),
+                         jax.jit(lambda w: bloc_threat(w, b))(world))
+            shapes[gpu] = (str(jax.make_jaxpr(lambda w: segment_sum_dst(w.dyads.trade, w.dyads, n))(world)),
+                           str(jax.make_jaxpr(lambda w: bloc_threat(w, b))(world)))
+    np.testing.assert_allclose(np.asarray(runs[True][0]), np.asarray(runs[False][0]), rtol=1e-5, atol=1e-6)
+    for cpu_threat, gpu_threat in zip(runs[False][1], runs[True][1]):
+        np.testing.assert_array_equal(np.asarray(gpu_threat), np.asarray(cpu_threat))
+    assert shapes[False][0].count("scatter-add") == 1 and " pad" not in shapes[False][0]
+    assert shapes[True][0].count("scatter-add") == 1 and " pad" in shapes[True][0]
+    assert shapes[False][1].count("scatter-add") == 2 and shapes[True][1].count("scatter-add") == 1
+    assert float(jnp.max(runs[False][0])) > 0 and max(float(t.max()) for t in runs[False][1]) > 0
+
+
+def test_the_gpu_and_cpu_programs_run_the_same_model():
+    """Five steps of the full model, the GPU's program and the CPU's, both run here: the same world
+    within float32 rounding (the blocked sums add in another order), the same discrete state."""
+    from diplosim.engine import RunSpec, simulate
+    from diplosim.mechanisms.trade import calibrate_trade
+    from diplosim.params import params_from
+
+    params = params_from()
+    world = calibrate_trade(synthetic_scenario(2_000).world, params)
+    finals = {}
+    for gpu in (False, True):
+        with gpu_program_set_to(gpu):
+            jax.clear_caches()  # the chunk program is traced again for this choice
+            finals[gpu], _ = simulate(world, params, jax.random.key(3), 5, RunSpec(every=5, event_capacity=0))
+    jax.clear_caches()
+    for cpu_leaf, gpu_leaf in zip(jax.tree.leaves(finals[False]), jax.tree.leaves(finals[True])):
+        cpu_leaf, gpu_leaf = np.asarray(cpu_leaf), np.asarray(gpu_leaf)
+        if np.issubdtype(cpu_leaf.dtype, np.floating):
+            np.testing.assert_allclose(gpu_leaf, cpu_leaf, rtol=1e-4, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(gpu_leaf, cpu_leaf)

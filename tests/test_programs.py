@@ -126,14 +126,14 @@ def test_the_key_holds_the_sources(tmp_path, monkeypatch):
     assert programs._environment.__wrapped__() != before
 
 
-def test_the_key_holds_whether_loops_are_unrolled(monkeypatch):
-    """The unrolled program (a GPU's) and the one with loops (a CPU's) are kept apart."""
+def test_the_key_holds_whether_the_program_is_the_gpus(monkeypatch):
+    """The GPU's program (loops unrolled, sums in blocks: ``world.gpu_program``) and the CPU's are kept apart."""
     from diplosim import world as world_module
 
     flat = [np.zeros(3, np.float32)]
     keys = []
     for unroll in (False, True):
-        monkeypatch.setattr(world_module, "UNROLL", unroll)
+        monkeypatch.setattr(world_module, "GPU_PROGRAM", unroll)
         keys.append(programs._key(engine._run_chunk, {"every": 1}, "tree", flat, "cpu"))
     assert keys[0] != keys[1]
 

@@ -112,7 +112,7 @@ def _key(jitted: Callable, static: dict, in_tree, flat: list, platform: str) -> 
         _environment(),
         _settings(),
         platform,
-        f"unrolled={world.unrolled()}",  # read while tracing (diplosim.world.unrolled)
+        f"gpu_program={world.gpu_program()}",  # read while tracing (diplosim.world.gpu_program)
         getattr(jitted, "__module__", ""),
         getattr(jitted, "__qualname__", repr(jitted)),
         repr(sorted(static.items())),

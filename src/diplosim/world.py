@@ -234,8 +234,11 @@ def segment_sum_dst(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array
     (``indices_are_sorted``): on a GPU, XLA emits a sorted scatter as a kernel 1.4x slower than
     the plain one at 10^7 dyads (segment sum 0.52 against 0.38 ms on an H200; the energy routes'
     sum by buyer 0.27 against 0.10 ms), and on a CPU the hint changes nothing
-    (benchmarks/ROOFLINE.md, change 14).
+    (benchmarks/ROOFLINE.md, change 14).  The GPU's program sums within blocks of dyads first
+    (``blocked_segment_sum``, change 24).
     """
+    if gpu_program():  # in blocks first: faster on a GPU, slower on a CPU (blocked_segment_sum)
+        return blocked_segment_sum(values, dyads.dst, n_states)
     return jax.ops.segment_sum(values, dyads.dst, n_states)
 
 
@@ -282,8 +285,29 @@ def take(values: jax.Array, index: jax.Array) -> jax.Array:
     return jnp.take(values, index, axis=0, mode="clip")
 
 
-UNROLL: bool | None = None  # None: by the platform (unrolled on a GPU, loops on a CPU); True or False: always (tests;
+GPU_PROGRAM: bool | None = None  # None: by the platform (a GPU's program on a GPU); True or False: always (tests;
 # read while tracing and not in jit's key: after changing it, trace new functions or call jax.clear_caches())
+
+
+def gpu_program() -> bool:
+    """Whether the program being traced is built for a GPU, where some computations are faster
+    written another way than on a CPU, and the other way round (benchmarks/ROOFLINE.md):
+
+    - loops of a few threads' work a round unrolled (``unrolled``, changes 10 and 16);
+    - sums by a sorted index (``segment_sum_dst``) reduced within blocks of dyads first, then
+      scattered (``blocked_segment_sum``, change 24);
+    - the bloc threat's totals and counts in one scatter (``mechanisms.alliances.bloc_threat``, change 24).
+
+    The platform is the default device's, as ``jax.default_device`` (``engine.device``) sets it.
+    The two programs give the same results within float32 rounding, as the GPU's scatter-adds,
+    whose order varies, do anyway.
+    """
+    if GPU_PROGRAM is not None:
+        return GPU_PROGRAM
+    device = jax.config.jax_default_device
+    if device is None:
+        return jax.default_backend() != "cpu"
+    return (device if isinstance(device, str) else device.platform) != "cpu"
 
 
 def unrolled() -> bool:
@@ -291,15 +315,33 @@ def unrolled() -> bool:
     searches, the market-clearing and bargaining rounds): on a GPU, yes, where each round of a loop
     launches its kernels again and copies its carry (benchmarks/ROOFLINE.md, change 10); on a CPU,
     no, where the 10^6-state step takes the same time either way and the unrolled program took up
-    to twice as long to compile (change 16).  The platform is the default device's, as
-    ``jax.default_device`` (``engine.device``) sets it.
+    to twice as long to compile (change 16).  See ``gpu_program``.
     """
-    if UNROLL is not None:
-        return UNROLL
-    device = jax.config.jax_default_device
-    if device is None:
-        return jax.default_backend() != "cpu"
-    return (device if isinstance(device, str) else device.platform) != "cpu"
+    return gpu_program()
+
+
+def blocked_segment_sum(values: jax.Array, index: jax.Array, n: int, block: int = 16) -> jax.Array:
+    """``jax.ops.segment_sum(values, index, n)`` for an ``index`` sorted in ascending order, in two
+    passes: a segmented running sum within each block of ``block`` values (log2(block) shifted adds),
+    then one scatter-add per run of equal indices in a block.
+
+    On an H200 at 10^6 states, the step's three sums by destination written so took the step from
+    6.35 to 6.02 ms (benchmarks/ROOFLINE.md, change 24): the plain scatter's atomic adds, many at a
+    time into the same state, cost more than the running sums.  On a CPU, where a scatter is a
+    sequential loop, it is slower, so ``segment_sum_dst`` uses it only in the GPU's program.  The
+    sums are the same but for the order of the float additions.
+    """
+    pad = (-values.shape[0]) % block
+    v = jnp.pad(values, (0, pad)).reshape(-1, block)
+    at = jnp.pad(index, (0, pad), constant_values=n).reshape(-1, block)  # n: beyond the segments, dropped
+    total, shift = v, 1
+    while shift < block:  # total[i]: the sum of i's run within (i - 2 shift, i] of its block
+        before = jnp.pad(total[:, :-shift], ((0, 0), (shift, 0)))
+        same_run = jnp.pad(at[:, :-shift], ((0, 0), (shift, 0)), constant_values=-1) == at
+        total = total + jnp.where(same_run, before, 0)
+        shift *= 2
+    last = jnp.concatenate([at[:, :-1] != at[:, 1:], jnp.ones_like(at[:, :1], dtype=bool)], axis=1)  # a run's end
+    return jax.ops.segment_sum(jnp.where(last, total, 0).reshape(-1), jnp.where(last, at, n).reshape(-1), n)
 
 
 def searchsorted(sorted_values: jax.Array, wanted: jax.Array) -> jax.Array:
