@@ -299,7 +299,7 @@ def test_history_goes_through_pinned_host_memory_on_a_gpu(world, monkeypatch):
     monkeypatch.setattr(engine.jax, "device_put", lambda tree, where=None, **k: kinds.append(where.memory_kind) or tree)
     pinned = _small_batch(world)
     monkeypatch.undo()
-    assert kinds == ["pinned_host"] * 3  # one copy a chunk
+    assert kinds == ["device"] + ["pinned_host"] * 3  # the params beside the world once (_beside), one copy a chunk
     _assert_same_history(plain, pinned)
 
 
