@@ -372,8 +372,8 @@ def _beside(params, world: World):
     Parameters arrive as numpy arrays (``params_from``, ``stack_params``), and a jitted program
     copies a numpy argument to the device at every call: on a GPU, one copy per parameter and chunk
     (73 a call), which left the device idle 0.4 ms a step in 10-step calls at 10^6 states on the
-    H200 (benchmarks/ROOFLINE.md, change 23).  A world split over devices keeps its own placement
-    (``_run_chunk_sharded`` places the parameters with it)."""
+    H200 (benchmarks/ROOFLINE.md, change 23).  For a world split over devices the parameters are
+    left as they are, for jit to place beside its shards."""
     placement = getattr(jax.tree.leaves(world)[0], "sharding", None)
     if not isinstance(placement, jax.sharding.SingleDeviceSharding):
         return params

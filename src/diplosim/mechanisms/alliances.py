@@ -34,10 +34,10 @@ def bloc_threat(world: World, n_blocs: int) -> list[jax.Array]:
     """Mean hostility each state receives from each bloc: B arrays f32[N] in [0, 1].
 
     One scatter of every dyad into the B x N (sending bloc, receiver) bins for the totals and
-    one for the counts, rather than a segment sum per bloc (``world.dst_bloc_bins``).  On a CPU the
-    counts, which blocs that never change fix for a run, are two scatters: XLA computes the counts'
-    once, before the loop over steps.  In the GPU's program (``world.gpu_program``) the two are one
-    scatter of (hostility, 1) pairs, which took the 10^6-state step on an H200 from 6.35 to 5.91 ms
+    one for the counts, rather than a segment sum per bloc (``world.dst_bloc_bins``).  On a CPU these
+    stay two scatters, and XLA computes the counts (fixed for a run: blocs never change) once,
+    before the loop over steps.  In the GPU's program (``world.gpu_program``) they are one scatter of
+    (hostility, 1) pairs, which took the 10^6-state step on an H200 from 6.35 to 5.91 ms
     (benchmarks/ROOFLINE.md, change 24).
     """
     d = world.dyads
