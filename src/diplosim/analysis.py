@@ -85,7 +85,7 @@ def _run_directory(path: Path) -> Path:
     if path.is_file() and path.suffix == ".parquet" and path.stem in TABLES:
         return path.parent
     if not path.exists():
-        raise AnalysisError(f"{path}: no such run directory")
+        raise AnalysisError(f"{path}: no such directory (give a run's directory or a sweep's)")
     if not path.is_dir():
         raise AnalysisError(f"{path}: not a run directory (give the directory that holds metrics.parquet)")
     return path

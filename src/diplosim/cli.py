@@ -6,7 +6,8 @@ prints a finished run's key metrics from its files.
 A user's mistake, whether Hydra finds it (an unknown key, a wrong type, an unparsable override)
 or the run does (a bad value, a bad scenario file), ends the same way: one line on stderr,
 ``diplosim: error: <where>: <what is wrong>; allowed: ...``, exit status 2, and no output
-directory left behind.  A bug keeps its traceback and exits with status 1.
+directory left behind.  A bug keeps its traceback and exits with status 1.  Ctrl-C ends with one
+line too, and exit status 130.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ from diplosim.config import register_configs
 from diplosim.usage import UsageError
 
 register_configs()
+# not JAX's notice of a missing TPU on every run (the batched launcher starts JAX before any job)
+logging.getLogger("jax").setLevel(logging.WARNING)
 
 PROG = "diplosim"
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)
 # Mistakes that surface inside the run: bad values (ValueError, which ScenarioError and
 # OmegaConf's interpolation errors are), unreadable or unwritable paths (OSError) and
 # OmegaConf's missing values.
@@ -69,8 +73,6 @@ def _job(cfg: DictConfig) -> None:
     """One Hydra job: run, print the summary; on a user's mistake, one line and no output left."""
     from diplosim.app import run, summary
     from diplosim.sweep import job_overrides
-
-    logging.getLogger("jax").setLevel(logging.WARNING)  # not the missing-TPU notice on every run
 
     hydra_cfg = HydraConfig.get()
     job_dir = Path(hydra_cfg.runtime.output_dir)
@@ -228,10 +230,25 @@ def _describe_type(declared) -> str:
     return ""
 
 
+# launcher configs that come with a plugin package, not with diplosim itself: the package, the extra that brings it
+PLUGIN_CONFIGS = {
+    "hydra/launcher/joblib": ("hydra-joblib-launcher", "launchers"),
+    "hydra/launcher/submitit_local": ("hydra-submitit-launcher", "launchers"),
+    "hydra/launcher/submitit_slurm": ("hydra-submitit-launcher", "launchers"),
+    "hydra/launcher/ray": ("hydra-ray-launcher", "ray"),
+}
+
+
 def _missing_config(err) -> str:
-    """``scenario=nope: no such option; allowed: alaska_2025, synthetic``."""
+    """``scenario=nope: no such option; allowed: alaska_2025, synthetic``; for a launcher whose
+    plugin is not installed, what to install."""
     missing = str(err.missing_cfg_file or "")
     group, _, name = missing.rpartition("/")
+    if missing in PLUGIN_CONFIGS:
+        package, extra = PLUGIN_CONFIGS[missing]
+        asked = next((a for a in sys.argv[1:] if a.split("=")[0].lstrip("+") == "hydra/launcher"), f"{group}={name}")
+        return (f"{asked}: needs the launcher plugin {package}, which is not installed; "
+                f"allowed: pip install -e '.[{extra}]' (or pip install {package}) first, or another launcher")
     if group and err.options is not None:
         options = [o for o in err.options if not o.endswith("_schema")]
         return f"{group}={name}: no such {group} config; allowed: {', '.join(options)}"
@@ -279,6 +296,10 @@ def _run_app() -> None:
     _task_failures.clear()
     try:
         app()
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever it landed
+        print(f"{PROG}: interrupted; the same command run again finishes a sweep (the jobs that were complete "
+              "are kept, the others run)", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
         if user_wants_tracebacks or any(err is failure for failure in _task_failures):
             raise

@@ -205,6 +205,43 @@ def test_a_bug_in_the_task_keeps_its_traceback(diplosim_cli, monkeypatch):
         diplosim_cli(*SMALL_WORLD, "steps=1", *QUIET)
 
 
+def test_ctrl_c_ends_in_one_line(diplosim_cli, monkeypatch):
+    """Ctrl-C (the usual way to stop a sweep, which the same command then finishes) is one line and
+    exit status 130, not the traceback of wherever it landed."""
+
+    def interrupted(cfg, out_dir, **_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(diplosim.app, "run", interrupted)
+    outcome = diplosim_cli(*SMALL_WORLD, "steps=1", *QUIET)
+    assert outcome.code == 130 and "Traceback" not in outcome.err
+    assert len(outcome.err_lines) == 1 and outcome.err_lines[0].startswith("diplosim: interrupted; the same command")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None, reason="Ray's launcher is installed")
+def test_a_launcher_without_its_plugin_says_what_to_install(diplosim_cli):
+    _assert_clean_failure(diplosim_cli("-m", "hydra/launcher=ray_jobs", *SMALL_WORLD, "steps=1", *QUIET), "diplosim",
+                          "hydra/launcher=ray_jobs: needs the launcher plugin hydra-ray-launcher, which is not installed; "
+                          "allowed: pip install -e '.[ray]'")
+
+
+@pytest.mark.parametrize("missing, package, extra", [
+    ("hydra/launcher/joblib", "hydra-joblib-launcher", "launchers"),
+    ("hydra/launcher/submitit_local", "hydra-submitit-launcher", "launchers"),
+    ("hydra/launcher/submitit_slurm", "hydra-submitit-launcher", "launchers"),
+])
+def test_each_plugin_launcher_names_its_package(monkeypatch, missing, package, extra):
+    """The launchers whose plugins come with the extras (installed here, so their absence is faked)."""
+    from types import SimpleNamespace
+
+    from diplosim import cli
+
+    monkeypatch.setattr(cli.sys, "argv", ["diplosim", "-m", "hydra/launcher=local_jobs", "seed=1"])
+    message = cli._missing_config(SimpleNamespace(missing_cfg_file=missing, options=["basic", "batched"]))
+    assert message == (f"hydra/launcher=local_jobs: needs the launcher plugin {package}, which is not installed; "
+                       f"allowed: pip install -e '.[{extra}]' (or pip install {package}) first, or another launcher")
+
+
 def test_hydra_full_error_still_gives_hydra_tracebacks(diplosim_cli, monkeypatch):
     """A user who asks for Hydra's full tracebacks gets them, and keeps the setting."""
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
@@ -327,7 +364,7 @@ ANALYSIS_CASES = {
     "truncated_file_given": (_truncated("events.parquet", give_file=True), "events.parquet: not a complete Parquet file"),
     "empty_states_file": (_replaced("states.parquet", lambda p: p.write_bytes(b"")), "states.parquet: not a complete Parquet file"),
     "text_as_dyads": (_replaced("dyads.parquet", lambda p: p.write_text("step,src\n0,A\n")), "dyads.parquet: not a complete Parquet file"),
-    "missing_directory": (_holding(None), "no such run directory"),
+    "missing_directory": (_holding(None), "no such directory"),
     "no_tables": (_holding("notes.txt", b"hi"), "no diplosim tables here"),
     "only_temporaries": (_holding(".metrics.parquet.x1y2.tmp", b"PAR1half"), "no diplosim tables here"),
     "not_a_run_file": (_holding("notes.txt", b"hi", give_file=True), "notes.txt: not a run directory"),
