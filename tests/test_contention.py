@@ -219,6 +219,7 @@ def test_the_gpu_program_sums_in_blocks_and_takes_the_threat_in_one_scatter():
     assert float(jnp.max(runs[False][0])) > 0 and max(float(t.max()) for t in runs[False][1]) > 0
 
 
+@pytest.mark.slow  # 20 s, two programs of the full model; each difference alone is checked in the default run
 def test_the_gpu_and_cpu_programs_run_the_same_model():
     """Five steps of the full model, the GPU's program and the CPU's, both run here: the same world
     within float32 rounding (the blocked sums add in another order), the same discrete state."""
