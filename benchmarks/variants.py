@@ -1,0 +1,172 @@
+"""Variants of the step side by side: each a change of the model's code, patched in, compiled and
+timed in turns in one process.
+
+    .venv/bin/python benchmarks/variants.py                                  # 10^6 states, every variant
+    .venv/bin/python benchmarks/variants.py --states 100000 --variants baseline cpu_program gpu_program
+
+How change 24 was measured on the H200 (benchmarks/ROOFLINE.md): the suite's step world of
+``--states`` states is built once; the chunk program of 10 steps is compiled once per variant,
+with the variant's patches in place while it is traced (``jax.clear_caches`` between variants:
+jit would otherwise reuse the last trace); then the variants are timed in turns, ``--rounds``
+rounds of ``--calls`` calls each, so that the machine's drift falls on every variant alike.  A
+row gives the median milliseconds a step and the largest relative difference of the variant's
+outputs from the baseline's (the final world and every step's metrics, float fields;
+``|v - b| / max(|b|, 1e-3)``): 0 for a variant
+that computes the same numbers, float32 rounding for one that adds in another order.  The first
+row of a run is the baseline's, the code as it is.
+
+The variants (``VARIANTS``):
+
+- ``gpu_program`` and ``cpu_program``: the program built for a GPU or for a CPU whatever the
+  platform (``diplosim.world.GPU_PROGRAM``: loops unrolled, sums in blocks, the bloc threat in
+  one scatter), to measure those choices on the other kind of machine;
+- ``cohesion_per_bloc``: the blocs' cohesion metric as one masked sum per bloc, not a reduction
+  of a [dyads, blocs] mask (a candidate: the metrics' reductions took 1.1 ms of the 6.3 ms step
+  on the H200, `results/profile_gpu.md`; on this CPU it was about 10% faster alone).
+
+A candidate is written here first, measured on the machines it is meant for, and moved into the
+model only where it pays.  Appends to ``results/variants.csv`` and rewrites
+``results/variants.md``, with the machine, JAX version, backend and date.  Runs unchanged on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from suite import _common, append_rows, step_world, write_markdown  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "variant", "calls", "median_ms", "over_baseline",
+           "max_rel_diff"]
+
+
+@contextlib.contextmanager
+def _program_for(gpu: bool) -> Iterator[None]:
+    from diplosim import world
+
+    before = world.GPU_PROGRAM
+    world.GPU_PROGRAM = gpu
+    try:
+        yield
+    finally:
+        world.GPU_PROGRAM = before
+
+
+def _cohesion_per_bloc(world):
+    """``metrics.bloc_cohesion`` as one masked sum per bloc (f32[B])."""
+    import jax.numpy as jnp
+
+    from diplosim.world import take
+
+    d, bloc = world.dyads, world.states.bloc
+    bloc_i = take(bloc, d.src)
+    inside = bloc_i == take(bloc, d.dst)
+    totals, counts = [], []
+    for b in range(world.n_blocs):
+        member = inside & (bloc_i == b)
+        totals.append(jnp.where(member, d.alliance, 0.0).sum())
+        counts.append(member.sum(dtype=d.alliance.dtype))
+    return jnp.stack(totals) / jnp.maximum(jnp.stack(counts), 1.0)
+
+
+@contextlib.contextmanager
+def _patched(module_name: str, name: str, replacement: Callable) -> Iterator[None]:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    before = getattr(module, name)
+    setattr(module, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(module, name, before)
+
+
+VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
+    "baseline": contextlib.nullcontext,
+    "gpu_program": lambda: _program_for(True),
+    "cpu_program": lambda: _program_for(False),
+    "cohesion_per_bloc": lambda: _patched("diplosim.mechanisms.metrics", "bloc_cohesion", _cohesion_per_bloc),
+}
+
+
+def max_rel_diff(baseline, variant) -> float:
+    """The largest ``|v - b| / max(|b|, 1e-3)`` over the float arrays of two programs' outputs."""
+    import jax
+    import numpy as np
+
+    worst = 0.0
+    for b, v in zip(jax.tree.leaves(baseline), jax.tree.leaves(variant)):
+        b, v = np.asarray(b), np.asarray(v)
+        if b.size and np.issubdtype(b.dtype, np.floating):
+            b64, v64 = b.astype(np.float64), v.astype(np.float64)
+            worst = max(worst, float(np.max(np.abs(v64 - b64) / np.maximum(np.abs(b64), 1e-3))))
+    return worst
+
+
+def measure(states: int, names: list[str], rounds: int, calls: int, steps: int = 10) -> list[dict]:
+    import jax
+
+    from diplosim.engine import _run_chunk
+
+    world, params, spec = step_world(states)
+    key = jax.random.key(0)
+    compiled, finals = {}, {}
+    for name in names:
+        with VARIANTS[name]():
+            jax.clear_caches()  # traced anew, with this variant's code
+            started = time.perf_counter()
+            compiled[name] = _run_chunk.lower(world, params, key, spec=spec, samples=steps, every=1).compile()
+        finals[name] = jax.block_until_ready(compiled[name](world, params, key))  # world, metrics, snapshots
+        print(f"{name}: compiled in {time.perf_counter() - started:.1f} s", flush=True)
+    jax.clear_caches()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            for _ in range(calls):
+                started = time.perf_counter()
+                jax.block_until_ready(compiled[name](world, params, key))
+                times[name].append((time.perf_counter() - started) / steps * 1e3)
+    base = statistics.median(times[names[0]])
+    rows = []
+    for name in names:
+        median = statistics.median(times[name])
+        rows.append({**_common(), "states": world.n_states, "dyads": world.n_dyads, "variant": name, "calls": len(times[name]),
+                     "median_ms": round(median, 3), "over_baseline": round(median / base, 3),
+                     "max_rel_diff": f"{max_rel_diff(finals[names[0]], finals[name]):.1e}"})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    from diplosim.process import use_huge_pages
+
+    use_huge_pages()  # as the diplosim command does
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--states", type=int, default=1_000_000)
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="the first is the reference of over_baseline and max_rel_diff (default: baseline, then the others)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--calls", type=int, default=5, help="calls of 10 steps per variant and round")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where variants.csv and variants.md go")
+    args = parser.parse_args()
+    rows = measure(args.states, args.variants, args.rounds, args.calls)
+    args.results.mkdir(parents=True, exist_ok=True)
+    write_markdown(args.results / "variants.md", [
+        "# Variants of the step, side by side", "",
+        "Written by `benchmarks/variants.py` (its docstring says what each variant is and how they are timed): "
+        "milliseconds a step, the median of the calls; `over_baseline` against the first variant of the same run, "
+        "and `max_rel_diff` from its final world.", "",
+    ], COLUMNS, append_rows(args.results / "variants.csv", COLUMNS, rows))
+    print(f"wrote {args.results / 'variants.md'}")
+
+
+if __name__ == "__main__":
+    main()
