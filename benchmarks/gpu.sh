@@ -5,8 +5,15 @@
 # computes what the CPU computes (benchmarks/gpu_check.py), runs the suite up to 10^7 states, times the
 # scatter reductions alone (benchmarks/scatters.py) and
 # profiles the 10^6-state step and simulate_batch with 10^5 runs (benchmarks/profile.py).
+# Then it times the step's variants side by side (benchmarks/variants.py).
 # On an H100 (2026-11-27) the suite took about 4 minutes (generating the 10^7-state world on the
-# host is most of it), each profile under a minute, the check over a minute.
+# host is most of it), each profile under a minute, the check over a minute. On an H200 (the same
+# day) the suite at 10^6 and 10^7 states with a batch of 10^5 took 3.4 minutes, the check at 1 and
+# 52 steps 1.1 minutes, the variants at 10^6 states 1.7 minutes.
+# A machine that reaches no package index but has JAX with CUDA (this workplace's lent machines):
+# run with PYTHON=python3 and PYTHONPATH=src plus the missing pure-Python packages (omegaconf,
+# antlr4-python3-runtime, pydantic, pydantic-core, annotated-types, typing-inspection) carried as
+# wheels or copied from a .venv of the same Python version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -23,3 +30,4 @@ fi
 "$PYTHON" benchmarks/scatters.py
 "$PYTHON" benchmarks/profile.py --states 1000000 --top 40
 "$PYTHON" benchmarks/profile.py --batch 100000 --top 40
+"$PYTHON" benchmarks/variants.py
