@@ -11,9 +11,9 @@
 # day) the suite at 10^6 and 10^7 states with a batch of 10^5 took 3.4 minutes, the check at 1 and
 # 52 steps 1.1 minutes, the variants at 10^6 states 1.7 minutes.
 # A machine that reaches no package index but has JAX with CUDA (this workplace's lent machines):
-# run with PYTHON=python3 and PYTHONPATH=src plus the missing pure-Python packages (omegaconf,
-# antlr4-python3-runtime, pydantic, pydantic-core, annotated-types, typing-inspection) carried as
-# wheels or copied from a .venv of the same Python version.
+# run with PYTHON=python3 and PYTHONPATH=src plus the missing packages, carried as wheels for that
+# machine's Python (pydantic-core is compiled: a cp312 manylinux wheel there): omegaconf,
+# antlr4-python3-runtime, pydantic, pydantic-core, annotated-types, typing-inspection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
