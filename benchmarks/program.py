@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, append_rows, step_world, write_markdown  # noqa: E402
+from suite import _common, record, step_world  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "commit", "label", "states", "dyads", "copies", "index_arrays",
@@ -120,12 +120,11 @@ def main() -> None:
     args = parser.parse_args()
     row = {**measure(args.states), "commit": _commit(), "label": args.label}
     print(", ".join(f"{k} {row[k]}" for k in ("states", "copies", "index_arrays", "instructions", "traffic_gb")))
-    write_markdown(args.results / "program.md", [
+    record(args.results, "program", [
         "# The compiled step, counted", "",
         "Written by `benchmarks/program.py` (its docstring says what each column counts): the loop body of the "
         "compiled chunk program. `traffic_gb` is scaled to 10^6 states; the floor of `suite.py` moves 1.29 GB.", "",
-    ], COLUMNS, append_rows(args.results / "program.csv", COLUMNS, [row]))
-    print(f"wrote {args.results / 'program.md'}")
+    ], COLUMNS, [row])
 
 
 if __name__ == "__main__":

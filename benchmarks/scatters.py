@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, append_rows, write_markdown  # noqa: E402
+from suite import _common, record  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "reduction", "indices", "length",
@@ -92,12 +92,11 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where scatters.csv and scatters.md go")
     args = parser.parse_args()
     rows = measure(args.states, args.repeats)
-    write_markdown(args.results / "scatters.md", [
+    record(args.results, "scatters", [
         "# Scatter reductions alone, marked sorted or not", "",
         "Written by `benchmarks/scatters.py` (its docstring says what each row times). Milliseconds, median of "
         "the calls; `marked_over_unmarked` above 1: the mark makes the kernel slower.", "",
-    ], COLUMNS, append_rows(args.results / "scatters.csv", COLUMNS, rows))
-    print(f"wrote {args.results / 'scatters.md'}")
+    ], COLUMNS, rows)
 
 
 if __name__ == "__main__":

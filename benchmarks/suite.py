@@ -241,6 +241,15 @@ def write_markdown(path: Path, intro: list[str], columns: list[str], rows: list[
     path.write_text("\n".join(intro + markdown_table(columns, rows)) + "\n")
 
 
+def record(results: Path, name: str, intro: list[str], columns: list[str], rows: list[dict]) -> Path:
+    """Append ``rows`` to ``results/<name>.csv`` and rewrite ``results/<name>.md`` from it (the
+    ``intro`` lines, then the table); says so and returns the markdown's path."""
+    markdown = results / f"{name}.md"
+    write_markdown(markdown, intro, columns, append_rows(results / f"{name}.csv", columns, rows))
+    print(f"wrote {markdown}")
+    return markdown
+
+
 def write(rows: list[dict]) -> Path:
     """Append ``rows`` to ``suite.csv`` and rewrite ``suite.md`` from it (called after every row, so a
     run stopped part-way keeps what it measured)."""

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, append_rows, step_world, write_markdown  # noqa: E402
+from suite import _common, record, step_world  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "variant", "calls", "median_ms", "over_baseline",
@@ -158,14 +158,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where variants.csv and variants.md go")
     args = parser.parse_args()
     rows = measure(args.states, args.variants, args.rounds, args.calls)
-    args.results.mkdir(parents=True, exist_ok=True)
-    write_markdown(args.results / "variants.md", [
+    record(args.results, "variants", [
         "# Variants of the step, side by side", "",
         "Written by `benchmarks/variants.py` (its docstring says what each variant is and how they are timed): "
         "milliseconds a step, the median of the calls; `over_baseline` against the first variant of the same run, "
-        "and `max_rel_diff` from its final world.", "",
-    ], COLUMNS, append_rows(args.results / "variants.csv", COLUMNS, rows))
-    print(f"wrote {args.results / 'variants.md'}")
+        "and `max_rel_diff` of the outputs (the final world, every step's metrics) from that variant's.", "",
+    ], COLUMNS, rows)
 
 
 if __name__ == "__main__":
