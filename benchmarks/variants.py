@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from suite import _common, record, step_world  # noqa: E402
@@ -45,18 +46,6 @@ from suite import _common, record, step_world  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "variant", "calls", "median_ms", "over_baseline",
            "max_rel_diff"]
-
-
-@contextlib.contextmanager
-def _program_for(gpu: bool) -> Iterator[None]:
-    from diplosim import world
-
-    before = world.GPU_PROGRAM
-    world.GPU_PROGRAM = gpu
-    try:
-        yield
-    finally:
-        world.GPU_PROGRAM = before
 
 
 def _cohesion_per_bloc(world):
@@ -77,7 +66,8 @@ def _cohesion_per_bloc(world):
 
 
 @contextlib.contextmanager
-def _patched(module_name: str, name: str, replacement: Callable) -> Iterator[None]:
+def _patched(module_name: str, name: str, replacement: Any) -> Iterator[None]:
+    """``module_name.name`` set to ``replacement`` for the block (read while the variant is traced)."""
     import importlib
 
     module = importlib.import_module(module_name)
@@ -91,8 +81,8 @@ def _patched(module_name: str, name: str, replacement: Callable) -> Iterator[Non
 
 VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "baseline": contextlib.nullcontext,
-    "gpu_program": lambda: _program_for(True),
-    "cpu_program": lambda: _program_for(False),
+    "gpu_program": lambda: _patched("diplosim.world", "GPU_PROGRAM", True),
+    "cpu_program": lambda: _patched("diplosim.world", "GPU_PROGRAM", False),
     "cohesion_per_bloc": lambda: _patched("diplosim.mechanisms.metrics", "bloc_cohesion", _cohesion_per_bloc),
 }
 

@@ -356,13 +356,18 @@ def _on_cpu(placement) -> bool:
 SPLIT_PERIODS: bool | None = None  # None: where the world is off the CPU (a GPU); True or False: always (tests)
 
 
+def _placement(world: World):
+    """The sharding of ``world``'s arrays (None for numpy arrays)."""
+    return getattr(jax.tree.leaves(world)[0], "sharding", None)
+
+
 def _splits_periods(world: World) -> bool:
     """Whether ``_run`` runs a long sampling period as several chunks (``chunk_plan``'s
     ``split_periods``): on a GPU, where the host copies one chunk's history while the next
     computes; on a CPU, no, where the copy and XLA share the cores and every chunk costs a call."""
     if SPLIT_PERIODS is not None:
         return SPLIT_PERIODS
-    placement = getattr(jax.tree.leaves(world)[0], "sharding", None)
+    placement = _placement(world)
     return placement is not None and not _on_cpu(placement)
 
 
@@ -374,7 +379,7 @@ def _beside(params, world: World):
     (73 a call), which left the device idle 0.4 ms a step in 10-step calls at 10^6 states on the
     H200 (benchmarks/ROOFLINE.md, change 23).  For a world split over devices the parameters are
     left as they are, for jit to place beside its shards."""
-    placement = getattr(jax.tree.leaves(world)[0], "sharding", None)
+    placement = _placement(world)
     if not isinstance(placement, jax.sharding.SingleDeviceSharding):
         return params
     return jax.device_put(params, placement)
