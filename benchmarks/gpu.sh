@@ -3,9 +3,10 @@
 # Uses the Python in $PYTHON (default python3) if its JAX already sees a GPU; otherwise makes
 # .venv-gpu and installs the package with the CUDA extra from PyPI.  Then it checks that the GPU
 # computes what the CPU computes (benchmarks/gpu_check.py), runs the suite up to 10^7 states, times the
-# scatter reductions alone (benchmarks/scatters.py) and
+# scatter reductions and the gathers alone (benchmarks/scatters.py, gathers.py) and
 # profiles the 10^6-state step and simulate_batch with 10^5 runs (benchmarks/profile.py).
-# Then it times the step's variants side by side (benchmarks/variants.py).
+# Then it times the step's variants side by side (benchmarks/variants.py), and at 10^7 states the
+# world with its dyads in pairs against the world as it is (the reverse gathers miss the cache there).
 # On an H100 (2026-11-27) the suite took about 4 minutes (generating the 10^7-state world on the
 # host is most of it), each profile under a minute, the check over a minute. On an H200 (the same
 # day) the suite at 10^6 and 10^7 states with a batch of 10^5 took 3.4 minutes, the check at 1 and
@@ -28,6 +29,8 @@ fi
 "$PYTHON" benchmarks/gpu_check.py
 "$PYTHON" benchmarks/suite.py --sizes 1000 10000 100000 1000000 10000000 --batches 1 100 10000 100000 "$@"
 "$PYTHON" benchmarks/scatters.py
+"$PYTHON" benchmarks/gathers.py
 "$PYTHON" benchmarks/profile.py --states 1000000 --top 40
 "$PYTHON" benchmarks/profile.py --batch 100000 --top 40
 "$PYTHON" benchmarks/variants.py
+"$PYTHON" benchmarks/variants.py --states 10000000 --variants baseline dyads_in_pairs --rounds 2 --calls 3

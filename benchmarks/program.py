@@ -12,6 +12,11 @@ loop body of the scan, the step, from XLA's optimised program text:
 - ``index_arrays``: int32 arrays of dyad length the loop carries (the networks' ``src``, ``dst``
   and ``reverse``, and what XLA hoisted out of the loop: a copy per gather that indexes by
   ``x[index]``, change 18);
+- ``state_gathers`` and ``dyad_gathers``: gathers of dyad length in the body and the computations
+  it calls (its fusions, conditionals, inner loops), from a table of states (a state array, or
+  bins of a few per state) or from a dyad array (at ``reverse``).  At 10^6 states each costs the
+  2-core CPU 5 to 6 ms (a table of 4 MB, at random rows) or 33 ms (40 MB) above a plain pass over
+  the dyads (benchmarks/ROOFLINE.md, "The operations and the gathers");
 - ``instructions``: the body's instructions (fusions, scatters, copies, ...);
 - ``traffic_gb``: the bytes the body's instructions read and write, each operand and result
   counted whole, scaled to a 10^6-state world (x 10^6 / ``--states``): a model of the memory
@@ -34,7 +39,7 @@ from suite import _common, record, step_world  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "commit", "label", "states", "dyads", "copies", "index_arrays",
-           "instructions", "traffic_gb"]
+           "instructions", "traffic_gb", "state_gathers", "dyad_gathers"]
 _BYTES = {"f32": 4, "s32": 4, "u32": 4, "pred": 1, "s8": 1, "u8": 1, "f16": 2, "bf16": 2, "s64": 8, "u64": 8, "f64": 8}
 _SHAPE = re.compile(r"\b(" + "|".join(_BYTES) + r")\[([0-9,]*)\]")
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?(%[\w.\-]+) = (.*?) ([a-z][\w\-]*)\((.*)$")
@@ -63,9 +68,45 @@ def computations(text: str) -> dict[str, list[str]]:
     return found
 
 
-def census(text: str, n_dyads: int, scale: float) -> dict:
+def _called(comps: dict[str, list[str]], root: str) -> set[str]:
+    """``root`` and every computation it calls, directly or not (fusions, branches, loops, reducers)."""
+    seen, todo = set(), [root]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in comps:
+            continue
+        seen.add(name)
+        for line in comps[name]:
+            for group in re.findall(r"(?:calls|to_apply|body|condition|branch_computations)=\{?([^}=]*?)(?:\}|, [a-z_]+=|$)", line):
+                todo += [c.strip().lstrip("%") for c in group.split(",") if c.strip()]
+    return seen
+
+
+def gathers(comps: dict[str, list[str]], body: str, n_states: int, n_dyads: int) -> dict:
+    """Gathers of dyad length under ``body``, by their table: of states (``n_states`` rows, or a few
+    per state: bins) or of dyads (``n_dyads``)."""
+    counts = {"state_gathers": 0, "dyad_gathers": 0}
+    for name in _called(comps, body):
+        shapes, found = {}, []
+        for line in comps[name]:
+            match = _INSTRUCTION.match(line)
+            if match:
+                shapes[match.group(1)] = match.group(2)
+                if match.group(3) == "gather" and re.match(rf"^\w+\[{n_dyads}(,1)?\]", match.group(2)):
+                    found.append(re.findall(r"%[\w.\-]+", match.group(4))[0])
+        for table in found:
+            rows = re.match(r"^\w+\[(\d+)", shapes.get(table, ""))
+            rows = int(rows.group(1)) if rows else 0
+            if rows == n_dyads:
+                counts["dyad_gathers"] += 1
+            elif rows and rows % n_states == 0:
+                counts["state_gathers"] += 1
+    return counts
+
+
+def census(text: str, n_dyads: int, scale: float, n_states: int = 0) -> dict:
     """The figures of the module docstring for the loop body in ``text`` (the largest computation a
-    ``while`` runs: the scan over steps)."""
+    ``while`` runs: the scan over steps); the gathers' only where ``n_states`` is given."""
     bodies = {m.group(1) for m in re.finditer(r" while\(.*?body=%?([\w.\-]+)", text)}
     comps = computations(text)
     body = max((c for c in bodies if c in comps), key=lambda c: len(comps[c]))
@@ -91,6 +132,7 @@ def census(text: str, n_dyads: int, scale: float) -> dict:
                             if op == "get-tuple-element" and re.match(rf"^s32\[{n_dyads}\]\{{0\}}$", shape)),
         "instructions": len(parsed),
         "traffic_gb": round(traffic * scale / 1e9, 2),
+        **(gathers(comps, body, n_states, n_dyads) if n_states else {}),
     }
 
 
@@ -102,7 +144,7 @@ def measure(n_states: int) -> dict:
     world, params, spec = step_world(n_states)
     text = _run_chunk.lower(world, params, jax.random.key(0), spec=spec, samples=2, every=1).compile().as_text()
     return {**_common(), "states": world.n_states, "dyads": world.n_dyads,
-            **census(text, world.n_dyads, scale=1e6 / world.n_states)}
+            **census(text, world.n_dyads, scale=1e6 / world.n_states, n_states=world.n_states)}
 
 
 def _commit() -> str:
@@ -119,7 +161,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where program.csv and program.md go")
     args = parser.parse_args()
     row = {**measure(args.states), "commit": _commit(), "label": args.label}
-    print(", ".join(f"{k} {row[k]}" for k in ("states", "copies", "index_arrays", "instructions", "traffic_gb")))
+    print(", ".join(f"{k} {row[k]}" for k in ("states", "copies", "index_arrays", "instructions", "traffic_gb",
+                                              "state_gathers", "dyad_gathers")))
     record(args.results, "program", [
         "# The compiled step, counted", "",
         "Written by `benchmarks/program.py` (its docstring says what each column counts): the loop body of the "

@@ -82,21 +82,29 @@ def measure(n_states: int, repeats: int) -> list[dict]:
     return rows
 
 
-def main() -> None:
+def run(name: str, doc: str, columns: list[str], measure, title: str, note: str) -> None:
+    """The command line of a script that times operations alone (this one, ``gathers.py``; ``doc``
+    its docstring): its ``--states``, ``--repeats`` and ``--results``, then the rows of
+    ``measure(states, repeats)`` recorded as ``results/<name>.csv`` and ``.md`` under ``title``, with
+    the script's ``note`` on its columns."""
     from diplosim.process import use_huge_pages
 
     use_huge_pages()  # as the diplosim command does (diplosim.process)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--states", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where scatters.csv and scatters.md go")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where {name}.csv and {name}.md go")
     args = parser.parse_args()
-    rows = measure(args.states, args.repeats)
-    record(args.results, "scatters", [
-        "# Scatter reductions alone, marked sorted or not", "",
-        "Written by `benchmarks/scatters.py` (its docstring says what each row times). Milliseconds, median of "
-        "the calls; `marked_over_unmarked` above 1: the mark makes the kernel slower.", "",
-    ], COLUMNS, rows)
+    record(args.results, name, [
+        f"# {title}", "",
+        f"Written by `benchmarks/{name}.py` (its docstring says what each row times). Milliseconds, median of the calls; "
+        + note, "",
+    ], columns, measure(args.states, args.repeats))
+
+
+def main() -> None:
+    run("scatters", __doc__, COLUMNS, measure, "Scatter reductions alone, marked sorted or not",
+        "`marked_over_unmarked` above 1: the mark makes the kernel slower.")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,15 @@ every step, the endogenous event log on, as in a default run):
   measured time over that floor; rows without ``probe`` timed a pass into a
   fresh array, which on a CPU measures the kernel mapping pages (6 GB/s where
   the memory gives 50: their floors are 8 times too high);
+- ``gops``, ``ops_rate_gs``, ``compute_floor_ms`` and ``over_compute_floor``: the other side of
+  the roofline.  ``gops`` is the operations of one step, in 10^9, as XLA counts them (its cost
+  analysis of the step compiled alone: every element of every arithmetic, comparison, select,
+  conversion and bitwise operation one, transcendentals included); ``ops_rate_gs`` the rate, in
+  10^9 a second, at which XLA runs operations it counts alike in its best case, measured in the
+  same process (``ops_rate_gs``: independent chains of float multiply-adds and of the 32-bit adds,
+  shifts and xors the draws' hash is made of, over an array in cache, written in place);
+  ``compute_floor_ms`` the first over the second, and ``over_compute_floor`` the step's time over
+  it.  ``over_floor``, the issue's target, stays the bandwidth floor's;
 - ``huge_pages``: whether the process asked glibc for huge pages
   (``diplosim.process``, as the ``diplosim`` command does; ``DIPLOSIM_HUGE_PAGES=0``
   turns it off);
@@ -37,6 +46,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import functools
 import json
 import os
 import platform
@@ -52,7 +62,7 @@ RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
     "date", "machine", "jax", "backend", "kind", "world", "states", "dyads", "batch", "steps",
     "compile_s", "step_ms", "peak_mb", "bandwidth_gbs", "floor_ms", "over_floor", "throughput_steps_s", "probe",
-    "huge_pages",
+    "huge_pages", "gops", "ops_rate_gs", "compute_floor_ms", "over_compute_floor",
 ]
 PROBE = "in place"  # the bandwidth probe of bandwidth_gbs; rows without it used a pass into a fresh array
 
@@ -113,6 +123,64 @@ def bandwidth_gbs(megabytes: int = 512, repeats: int = 5) -> float:
     return 2 * nbytes / statistics.median(times) / 1e9
 
 
+def arithmetic_pass(chains: int = 4, rounds: int = 16):
+    """The arithmetic probe's pass over a float32 array, written in place (its input donated):
+    ``chains`` independent chains of float multiply-adds and as many of the 32-bit add, rotate and
+    xor of a hash round (threefry's, which the draws of every step are made of), ``rounds`` each
+    per element, so that the vector units always have independent work."""
+    import jax
+    import jax.numpy as jnp
+
+    def pass_(v):
+        floats = [v + k for k in range(chains)]
+        words = [jax.lax.bitcast_convert_type(v, jnp.uint32) + jnp.uint32(k) for k in range(chains)]
+        for _ in range(rounds):
+            floats = [f * 0.999 + 0.001 for f in floats]
+            words = [(w + jnp.uint32(0x9E3779B9)) ^ ((w << 13) | (w >> 19)) for w in words]
+        mixed = functools.reduce(jnp.bitwise_xor, words) & jnp.uint32(1)  # 0 or 1, so values stay near 1
+        return sum(floats) / chains + mixed.astype(jnp.float32) * 1e-7
+
+    return jax.jit(pass_, donate_argnums=0)
+
+
+def operations(compiled) -> float:
+    """The operations of a compiled program as XLA counts them (``flops`` and ``transcendentals`` of
+    its cost analysis); a loop's body counts once, whatever its trip count."""
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list) else analysis  # a list of one in older JAX
+    return float(analysis.get("flops", 0.0)) + float(analysis.get("transcendentals", 0.0))
+
+
+def ops_rate_gs(elements: int = 2**20, repeats: int = 7) -> float:
+    """Operations a second (10^9) XLA runs at its best here: ``arithmetic_pass`` over ``elements``
+    float32 values (4 MB by default: in cache, so that memory does not bound it), median of
+    ``repeats``, counted by XLA's own cost analysis as the step's operations are."""
+    import jax
+    import jax.numpy as jnp
+
+    pass_ = arithmetic_pass()
+    x = jnp.ones(elements, jnp.float32)
+    count = operations(pass_.lower(x).compile())
+    x = jax.block_until_ready(pass_(x))  # compiled, pages mapped
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        x = jax.block_until_ready(pass_(x))
+        times.append(time.perf_counter() - started)
+    return count / statistics.median(times) / 1e9
+
+
+def step_operations(world, params, spec) -> float:
+    """The operations of one step (10^9): the scan's body, ``engine._one_step``, compiled alone and
+    counted by XLA (``operations``), sampling and event detection included."""
+    import jax
+
+    from diplosim.engine import _one_step
+
+    one = jax.jit(functools.partial(_one_step, spec))
+    return operations(one.lower(params, jax.random.key(0), world, None).compile()) / 1e9
+
+
 def world_bytes(world) -> int:
     import jax
 
@@ -166,11 +234,15 @@ def measure_world(n_states: int, steps: int, repeats: int) -> dict:
     peak = peak_mb()  # before the bandwidth probe allocates its own arrays
     bandwidth = bandwidth_gbs()
     floor_s = 2 * world_bytes(world) / (bandwidth * 1e9)  # every array read once and written once
+    gops, rate = step_operations(world, params, spec), ops_rate_gs()
+    compute_floor_s = gops / rate
     return {
         **_common(), "kind": "step", "world": f"synthetic_{n_states}", "states": world.n_states, "dyads": world.n_dyads,
         "batch": 1, "steps": steps, "compile_s": round(compile_s, 2), "step_ms": round(step_s * 1e3, 3),
         "peak_mb": round(peak, 1), "bandwidth_gbs": round(bandwidth, 2), "floor_ms": round(floor_s * 1e3, 3),
         "over_floor": round(step_s / floor_s, 2), "throughput_steps_s": round(1 / step_s, 2), "probe": PROBE,
+        "gops": round(gops, 3), "ops_rate_gs": round(rate, 2), "compute_floor_ms": round(compute_floor_s * 1e3, 3),
+        "over_compute_floor": round(step_s / compute_floor_s, 2),
     }
 
 

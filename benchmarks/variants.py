@@ -22,7 +22,12 @@ The variants (``VARIANTS``):
   one scatter), to measure those choices on the other kind of machine;
 - ``cohesion_per_bloc``: the blocs' cohesion metric as one masked sum per bloc, not a reduction
   of a [dyads, blocs] mask (a candidate: the metrics' reductions took 1.1 ms of the 6.3 ms step
-  on the H200, `results/profile_gpu.md`; on this CPU it was about 10% faster alone).
+  on the H200, `results/profile_gpu.md`; on this CPU it was about 10% faster alone);
+- ``dyads_in_pairs``: the same code on the same world with its dyads in another order
+  (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
+  measures what that order would do to the gathers and scatters; the model assumes the order by
+  destination (``lookup_dyads`` then finds wrong dyads for envoys and agreements, which costs the
+  same), so its outputs are not compared (``max_rel_diff`` empty).
 
 A candidate is written here first, measured on the machines it is meant for, and moved into the
 model only where it pays.  Appends to ``results/variants.csv`` and rewrites
@@ -79,12 +84,42 @@ def _patched(module_name: str, name: str, replacement: Any) -> Iterator[None]:
         setattr(module, name, before)
 
 
+def in_pairs(world):
+    """``world`` with its dyads reordered in pairs, each next to its reverse (by the lesser state,
+    then the greater, the dyad from the lesser first), so that ``reverse`` is ``e ^ 1``; every
+    dyad index the world holds (envoys, schedule, watched dyads, energy routes) is mapped alike."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from diplosim.world import replace
+
+    d = world.dyads
+    src, dst, reverse = (np.asarray(x) for x in (d.src, d.dst, d.reverse))
+    n = src.shape[0]
+    order = np.lexsort((src > dst, np.maximum(src, dst), np.minimum(src, dst)))  # new position -> old dyad
+    position = np.empty(n, np.int64)
+    position[order] = np.arange(n)
+
+    def moved(index):
+        index = np.asarray(index)
+        return jnp.asarray(np.where(index < n, position[np.minimum(index, n - 1)], index).astype(np.int32))
+
+    dyads = jax.tree.map(lambda x: jnp.asarray(np.asarray(x)[order]), d)
+    dyads = replace(dyads, reverse=jnp.asarray(position[reverse[order]].astype(np.int32)))
+    return world.replace(dyads=dyads, envoys=replace(world.envoys, dyad=moved(world.envoys.dyad)),
+                         events=replace(world.events, dyad=moved(world.events.dyad)), watch=moved(world.watch),
+                         energy_dyads=jnp.sort(moved(world.energy_dyads)))
+
+
 VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "baseline": contextlib.nullcontext,
     "gpu_program": lambda: _patched("diplosim.world", "GPU_PROGRAM", True),
     "cpu_program": lambda: _patched("diplosim.world", "GPU_PROGRAM", False),
     "cohesion_per_bloc": lambda: _patched("diplosim.mechanisms.metrics", "bloc_cohesion", _cohesion_per_bloc),
+    "dyads_in_pairs": contextlib.nullcontext,
 }
+WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code
 
 
 def max_rel_diff(baseline, variant) -> float:
@@ -107,14 +142,15 @@ def measure(states: int, names: list[str], rounds: int, calls: int, steps: int =
     from diplosim.engine import _run_chunk
 
     world, params, spec = step_world(states)
+    worlds = {name: WORLDS[name](world) if name in WORLDS else world for name in names}
     key = jax.random.key(0)
     compiled, finals = {}, {}
     for name in names:
         with VARIANTS[name]():
             jax.clear_caches()  # traced anew, with this variant's code
             started = time.perf_counter()
-            compiled[name] = _run_chunk.lower(world, params, key, spec=spec, samples=steps, every=1).compile()
-        finals[name] = jax.block_until_ready(compiled[name](world, params, key))  # world, metrics, snapshots
+            compiled[name] = _run_chunk.lower(worlds[name], params, key, spec=spec, samples=steps, every=1).compile()
+        finals[name] = jax.block_until_ready(compiled[name](worlds[name], params, key))  # world, metrics, snapshots
         print(f"{name}: compiled in {time.perf_counter() - started:.1f} s", flush=True)
     jax.clear_caches()
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -122,7 +158,7 @@ def measure(states: int, names: list[str], rounds: int, calls: int, steps: int =
         for name in names:
             for _ in range(calls):
                 started = time.perf_counter()
-                jax.block_until_ready(compiled[name](world, params, key))
+                jax.block_until_ready(compiled[name](worlds[name], params, key))
                 times[name].append((time.perf_counter() - started) / steps * 1e3)
     base = statistics.median(times[names[0]])
     rows = []
@@ -130,7 +166,8 @@ def measure(states: int, names: list[str], rounds: int, calls: int, steps: int =
         median = statistics.median(times[name])
         rows.append({**_common(), "states": world.n_states, "dyads": world.n_dyads, "variant": name, "calls": len(times[name]),
                      "median_ms": round(median, 3), "over_baseline": round(median / base, 3),
-                     "max_rel_diff": f"{max_rel_diff(finals[names[0]], finals[name]):.1e}"})
+                     "max_rel_diff": "" if name in WORLDS or names[0] in WORLDS
+                     else f"{max_rel_diff(finals[names[0]], finals[name]):.1e}"})
         print(rows[-1], flush=True)
     return rows
 

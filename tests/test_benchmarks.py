@@ -16,12 +16,17 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 
+def _script(name: str, *args: str) -> None:
+    """Run ``benchmarks/<name>.py`` with ``args`` on the CPU, as a user would; it must succeed."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, str(ROOT / f"benchmarks/{name}.py"), *args],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("mode, name", [(["--states", "300"], "profile_cpu.md"), (["--batch", "3"], "profile_cpu_batch.md")])
 def test_profile_attributes_the_kernels_to_mechanisms(tmp_path, mode, name):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/profile.py"), *mode, "--steps", "2", "--top", "40",
-                           "--results", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    _script("profile", *mode, "--steps", "2", "--top", "40", "--results", str(tmp_path))
     text = (tmp_path / name).read_text()
     timed = float(re.search(r"operations timed: ([\d.]+) ms per step \((\d+) distinct", text).group(1))
     assert timed > 0
@@ -96,11 +101,8 @@ def test_timeline_counts_busy_and_idle_time_and_every_activity():
 def test_variants_are_patched_in_and_compared_with_the_baseline(tmp_path):
     """Each variant is traced with its patch (the GPU's program adds in another order: a small
     difference, not none) and the baseline is the reference of its own row."""
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/variants.py"), "--states", "300", "--rounds", "1",
-                           "--calls", "1", "--variants", "baseline", "gpu_program", "--results", str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    _script("variants", "--states", "300", "--rounds", "1", "--calls", "1", "--variants", "baseline", "gpu_program",
+            "--results", str(tmp_path))
     rows = list(csv.DictReader((tmp_path / "variants.csv").open()))
     assert [r["variant"] for r in rows] == ["baseline", "gpu_program"] and rows[0]["states"] == "300"
     assert float(rows[0]["over_baseline"]) == 1.0 and float(rows[0]["max_rel_diff"]) == 0.0
@@ -109,10 +111,7 @@ def test_variants_are_patched_in_and_compared_with_the_baseline(tmp_path):
 
 
 def test_scatters_times_each_reduction_marked_and_not(tmp_path):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/scatters.py"), "--states", "300", "--repeats", "2",
-                           "--results", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    _script("scatters", "--states", "300", "--repeats", "2", "--results", str(tmp_path))
     rows = (tmp_path / "scatters.csv").read_text().splitlines()[1:]
     assert len(rows) == 1 + 5 * 2  # the pass, then five kinds of indices by two reductions
     table = (tmp_path / "scatters.md").read_text()
@@ -125,6 +124,20 @@ def test_scatters_times_each_reduction_marked_and_not(tmp_path):
                 assert float(marked) > 0 and float(ratio) > 0
             else:
                 assert marked == ratio == ""
+
+
+def test_gathers_times_each_table_and_index_against_the_plain_pass(tmp_path):
+    _script("gathers", "--states", "300", "--repeats", "2", "--results", str(tmp_path))
+    with (tmp_path / "gathers.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["table"], r["indices"]) for r in rows] == [
+        ("none (the plain pass)", ""), ("state", "dst (sorted)"), ("state", "src (random)"),
+        ("dyad", "reverse (random)"), ("dyad", "e ^ 1 (dyads in pairs)")]
+    plain = float(rows[0]["ms"])
+    for row in rows[1:]:  # each row's own time less the plain pass's
+        assert float(row["ms"]) > 0 and abs(float(row["over_pass_ms"]) - (float(row["ms"]) - plain)) < 2e-3
+    assert float(rows[3]["table_mb"]) > 5 * float(rows[1]["table_mb"]) > 0  # about 10 dyads a state
+    assert "| dyad | reverse (random) |" in (tmp_path / "gathers.md").read_text()
 
 
 def test_program_census_counts_the_loop_body():
@@ -161,17 +174,61 @@ ENTRY %main (a: (s32[], f32[7], s32[7], s32[7])) -> (s32[], f32[7], s32[7], s32[
     assert got == {"copies": 1, "index_arrays": 2, "instructions": 8, "traffic_gb": 28 + 28 + 84 + 40}
 
 
+def test_program_counts_the_gathers_under_the_loop_body_by_their_table():
+    """Gathers of dyad length (7) in the body's fusions and in a branch it calls, by table: of states
+    (3 rows, or bins of two per state) or of dyads; a gather the body does not reach (hoisted out
+    of the loop) and one of another length are not counted."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from program import computations, gathers
+
+    text = """HloModule m
+
+%f (p0: f32[3], p1: s32[7], p2: f32[7]) -> f32[7] {
+  %p0 = f32[3]{0} parameter(0)
+  %p1 = s32[7]{0} parameter(1)
+  %p2 = f32[7]{0} parameter(2)
+  %g1 = f32[7,1]{1,0} gather(%p0, %p1), offset_dims={1}, slice_sizes={1}
+  %g2 = f32[7]{0} gather(%p2, %p1), offset_dims={}, slice_sizes={1}
+  %g3 = f32[2]{0} gather(%p2, %p1), offset_dims={}, slice_sizes={1}
+  ROOT %a = f32[7]{0} add(%g1, %g2)
+}
+
+%b1 (q0: f32[6], q1: s32[7]) -> f32[7] {
+  %q0 = f32[6]{0} parameter(0)
+  %q1 = s32[7]{0} parameter(1)
+  ROOT %g4 = f32[7]{0} gather(%q0, %q1), offset_dims={}, slice_sizes={1}
+}
+
+%b2 (r0: f32[7]) -> f32[7] {
+  ROOT %r0 = f32[7]{0} parameter(0)
+}
+
+%hoisted (h0: f32[3], h1: s32[7]) -> f32[7] {
+  %h0 = f32[3]{0} parameter(0)
+  %h1 = s32[7]{0} parameter(1)
+  ROOT %g5 = f32[7]{0} gather(%h0, %h1), offset_dims={}, slice_sizes={1}
+}
+
+%body (arg: (s32[], f32[7])) -> (s32[], f32[7]) {
+  %arg = (s32[], f32[7]{0}) parameter(0)
+  %fusion.1 = f32[7]{0} fusion(%s, %i, %x), kind=kLoop, calls=%f
+  %c = f32[7]{0} conditional(%k, %s, %x), branch_computations={%b1, %b2}
+  ROOT %out = (s32[], f32[7]{0}) tuple(%i, %fusion.1)
+}
+"""
+    assert gathers(computations(text), "body", n_states=3, n_dyads=7) == {"state_gathers": 2, "dyad_gathers": 1}
+
+
 def test_program_writes_its_census_of_the_compiled_step(tmp_path):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/program.py"), "--states", "300", "--label", "test",
-                           "--results", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    _script("program", "--states", "300", "--label", "test", "--results", str(tmp_path))
     with (tmp_path / "program.csv").open() as f:
         (row,) = list(csv.DictReader(f))
     assert row["label"] == "test" and int(row["states"]) == 300
     # the networks' src, dst and reverse at least; not a copy of an index array per gather (ROOFLINE, change 18)
     assert 3 <= int(row["index_arrays"]) <= 8, row
     assert int(row["instructions"]) > 100 and float(row["traffic_gb"]) > 1.29  # above the floor of a step
+    # the states' values at both ends of the dyads, and the reverses (alliance, sanctions, trust, ...)
+    assert int(row["state_gathers"]) >= 10 and int(row["dyad_gathers"]) >= 3, row
     assert "| test |" in (tmp_path / "program.md").read_text()
 
 
@@ -203,3 +260,56 @@ def test_results_written_with_older_columns_are_written_again_with_the_new(tmp_p
     assert path.read_text().splitlines()[0] == "date,step_ms,probe"
     rows = suite.append_rows(path, ["date", "step_ms", "probe"], [{"date": "2026-11-28"}])  # same columns: appended
     assert [r["date"] for r in rows] == ["2026-11-26", "2026-11-27", "2026-11-28"] and rows[-1]["probe"] == ""
+
+
+def test_the_arithmetic_probe_runs_in_place_and_counts_its_operations():
+    """The compute side of the roofline: the probe's pass writes into its input's memory, XLA counts
+    its operations (at least the multiply-adds and hash rounds it was written with), and the rate
+    comes out positive."""
+    import jax.numpy as jnp
+
+    suite = _suite()
+    compiled = suite.arithmetic_pass(chains=2, rounds=3).lower(jnp.ones(1024, jnp.float32)).compile()
+    assert "input_output_alias={ {}: (0, {}" in compiled.as_text().splitlines()[0]
+    assert suite.operations(compiled) >= 1024 * 2 * 3 * (2 + 5)  # per element: 2 chains x 3 rounds x (2 + 5)
+    assert suite.ops_rate_gs(elements=2**14, repeats=2) > 0
+
+
+def test_a_step_counts_hundreds_of_operations_per_dyad():
+    """``step_operations`` counts the scan's body: the hash of each dyad's draws alone is over a
+    hundred operations a dyad, so a count of a few per dyad would mean the body went uncounted."""
+    suite = _suite()
+    world, params, spec = suite.step_world(300)
+    per_dyad = suite.step_operations(world, params, spec) * 1e9 / world.n_dyads
+    assert 100 < per_dyad < 10_000, per_dyad
+
+
+def test_dyads_in_pairs_keeps_every_dyad_and_what_points_at_it():
+    """``variants.in_pairs``: the same dyads, each next to its reverse (``reverse`` = ``e ^ 1``),
+    and every dyad index of the world (envoys, schedule, watched dyads, energy routes) still names
+    the same (src, dst) pair and the same values."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from variants import in_pairs
+
+    from diplosim.scenario import synthetic_scenario
+
+    world = synthetic_scenario(200, n_envoys=8).world
+    paired = in_pairs(world)
+    d, p = world.dyads, paired.dyads
+    n = d.src.shape[0]
+    assert np.array_equal(np.asarray(p.reverse), np.arange(n) ^ 1)
+    assert np.array_equal(np.asarray(p.src)[np.asarray(p.reverse)], np.asarray(p.dst))
+    before = dict(zip(zip(np.asarray(d.src).tolist(), np.asarray(d.dst).tolist()), np.asarray(d.trade).tolist()))
+    after = dict(zip(zip(np.asarray(p.src).tolist(), np.asarray(p.dst).tolist()), np.asarray(p.trade).tolist()))
+    assert before == after and len(after) == n
+
+    def pairs(w, index):
+        index = np.asarray(index)
+        index = index[index < n]
+        return sorted(zip(np.asarray(w.dyads.src)[index].tolist(), np.asarray(w.dyads.dst)[index].tolist()))
+
+    for get in (lambda w: w.envoys.dyad, lambda w: w.events.dyad, lambda w: w.watch, lambda w: w.energy_dyads):
+        assert pairs(world, get(world)) == pairs(paired, get(paired)) and len(np.asarray(get(world)))
+    assert np.all(np.diff(np.asarray(paired.energy_dyads)) > 0)
