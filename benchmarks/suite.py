@@ -151,13 +151,17 @@ def operations(compiled) -> float:
     return float(analysis.get("flops", 0.0)) + float(analysis.get("transcendentals", 0.0))
 
 
-def ops_rate_gs(elements: int = 2**20, repeats: int = 7) -> float:
+def ops_rate_gs(elements: int | None = None, repeats: int = 7) -> float:
     """Operations a second (10^9) XLA runs at its best here: ``arithmetic_pass`` over ``elements``
-    float32 values (4 MB by default: in cache, so that memory does not bound it), median of
-    ``repeats``, counted by XLA's own cost analysis as the step's operations are."""
+    float32 values, median of ``repeats``, counted by XLA's own cost analysis as the step's
+    operations are.  By default 2^20 values on a CPU (4 MB: in cache, so that memory does not bound
+    it) and 2^26 on a GPU (enough threads to fill it; 448 operations an element keep it busier with
+    arithmetic than with memory)."""
     import jax
     import jax.numpy as jnp
 
+    if elements is None:
+        elements = 2**20 if jax.default_backend() == "cpu" else 2**26
     pass_ = arithmetic_pass()
     x = jnp.ones(elements, jnp.float32)
     count = operations(pass_.lower(x).compile())
