@@ -15,8 +15,8 @@ loop body of the scan, the step, from XLA's optimised program text:
 - ``state_gathers`` and ``dyad_gathers``: gathers of dyad length in the body and the computations
   it calls (its fusions, conditionals, inner loops), from a table of states (a state array, or
   bins of a few per state) or from a dyad array (at ``reverse``).  At 10^6 states each costs the
-  2-core CPU 5 to 6 ms (a table of 4 MB, at random rows) or 33 ms (40 MB) above a plain pass over
-  the dyads (benchmarks/ROOFLINE.md, "The operations and the gathers");
+  2-core CPU about 5 ms (a float table of 4 MB, at random rows) or 24 ms (40 MB) above a plain pass
+  over the dyads (``gathers.py``; benchmarks/ROOFLINE.md, "The operations and the gathers");
 - ``instructions``: the body's instructions (fusions, scatters, copies, ...);
 - ``traffic_gb``: the bytes the body's instructions read and write, each operand and result
   counted whole, scaled to a 10^6-state world (x 10^6 / ``--states``): a model of the memory
@@ -97,7 +97,7 @@ def gathers(comps: dict[str, list[str]], body: str, n_states: int, n_dyads: int)
         for table in found:
             rows = re.match(r"^\w+\[(\d+)", shapes.get(table, ""))
             rows = int(rows.group(1)) if rows else 0
-            if rows == n_dyads:
+            if rows == n_dyads:  # first: a table of bins with exactly as many rows would count here
                 counts["dyad_gathers"] += 1
             elif rows and rows % n_states == 0:
                 counts["state_gathers"] += 1

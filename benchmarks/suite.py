@@ -25,12 +25,13 @@ every step, the endogenous event log on, as in a default run):
 - ``gops``, ``ops_rate_gs``, ``compute_floor_ms`` and ``over_compute_floor``: the other side of
   the roofline.  ``gops`` is the operations of one step, in 10^9, as XLA counts them (its cost
   analysis of the step compiled alone: every element of every arithmetic, comparison, select,
-  conversion and bitwise operation one, transcendentals included); ``ops_rate_gs`` the rate, in
-  10^9 a second, at which XLA runs operations it counts alike in its best case, measured in the
-  same process (``ops_rate_gs``: independent chains of float multiply-adds and of the 32-bit adds,
-  shifts and xors the draws' hash is made of, over an array in cache, written in place);
-  ``compute_floor_ms`` the first over the second, and ``over_compute_floor`` the step's time over
-  it.  ``over_floor``, the issue's target, stays the bandwidth floor's;
+  conversion and bitwise operation one, transcendentals included; a loop's body once, so a lower
+  bound where the step keeps loops, as on a CPU); ``ops_rate_gs`` the rate, in 10^9 a second, at
+  which XLA runs operations it counts alike in its best case, measured in the same process
+  (``arithmetic_pass``: independent chains of float multiply-adds and of the 32-bit adds, shifts
+  and xors the draws' hash is made of, over an array written in place: 4 MB, in cache, on a CPU;
+  2^26 values on a GPU); ``compute_floor_ms`` the first over the second, and ``over_compute_floor``
+  the step's time over it.  ``over_floor``, the issue's target, stays the bandwidth floor's;
 - ``huge_pages``: whether the process asked glibc for huge pages
   (``diplosim.process``, as the ``diplosim`` command does; ``DIPLOSIM_HUGE_PAGES=0``
   turns it off);

@@ -25,9 +25,10 @@ The variants (``VARIANTS``):
   on the H200, `results/profile_gpu.md`; on this CPU it was about 10% faster alone);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
-  measures what that order would do to the gathers and scatters; the model assumes the order by
-  destination (``lookup_dyads`` then finds wrong dyads for envoys and agreements, which costs the
-  same), so its outputs are not compared (``max_rel_diff`` empty).
+  measures what that order would do to the gathers and scatters.  The model assumes the order by
+  destination: ``lookup_dyads`` (the agreements' and the event exclusions' searches) costs the
+  same on the reordered list but mostly finds nothing, so the dynamics differ and the outputs
+  are not compared (``max_rel_diff`` empty).
 
 A candidate is written here first, measured on the machines it is meant for, and moved into the
 model only where it pays.  Appends to ``results/variants.csv`` and rewrites

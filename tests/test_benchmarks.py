@@ -301,15 +301,19 @@ def test_dyads_in_pairs_keeps_every_dyad_and_what_points_at_it():
     n = d.src.shape[0]
     assert np.array_equal(np.asarray(p.reverse), np.arange(n) ^ 1)
     assert np.array_equal(np.asarray(p.src)[np.asarray(p.reverse)], np.asarray(p.dst))
-    before = dict(zip(zip(np.asarray(d.src).tolist(), np.asarray(d.dst).tolist()), np.asarray(d.trade).tolist()))
-    after = dict(zip(zip(np.asarray(p.src).tolist(), np.asarray(p.dst).tolist()), np.asarray(p.trade).tolist()))
-    assert before == after and len(after) == n
+    for field in ("trade", "tension", "alliance", "sanction"):  # each dyad's values go with it
+        before = dict(zip(zip(np.asarray(d.src).tolist(), np.asarray(d.dst).tolist()), np.asarray(getattr(d, field)).tolist()))
+        after = dict(zip(zip(np.asarray(p.src).tolist(), np.asarray(p.dst).tolist()), np.asarray(getattr(p, field)).tolist()))
+        assert before == after and len(after) == n, field
 
-    def pairs(w, index):
+    def pairs(w, index):  # row by row, in the order of the array that holds the indices
         index = np.asarray(index)
         index = index[index < n]
-        return sorted(zip(np.asarray(w.dyads.src)[index].tolist(), np.asarray(w.dyads.dst)[index].tolist()))
+        return list(zip(np.asarray(w.dyads.src)[index].tolist(), np.asarray(w.dyads.dst)[index].tolist()))
 
-    for get in (lambda w: w.envoys.dyad, lambda w: w.events.dyad, lambda w: w.watch, lambda w: w.energy_dyads):
+    for get in (lambda w: w.envoys.dyad, lambda w: w.events.dyad, lambda w: w.watch):
         assert pairs(world, get(world)) == pairs(paired, get(paired)) and len(np.asarray(get(world)))
+    assert np.array_equal(np.asarray(p.src)[np.asarray(paired.envoys.dyad)], np.asarray(paired.envoys.principal))
+    # the energy routes are a set, kept ascending
+    assert sorted(pairs(world, world.energy_dyads)) == sorted(pairs(paired, paired.energy_dyads))
     assert np.all(np.diff(np.asarray(paired.energy_dyads)) > 0)
