@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/suite.py                      # everything (10^3 .. 10^6 states)
     .venv/bin/python benchmarks/suite.py --sizes 1000 100000  # chosen world sizes
     .venv/bin/python benchmarks/suite.py --batches 1 10 100   # chosen simulate_batch sizes
+    .venv/bin/python benchmarks/suite.py --sizes 100000 1000000 --rounds 5 --batches   # linearity, side by side
 
 Runs unchanged on a GPU machine (JAX picks the GPU).  Every world size runs in
 its own process, so its peak memory is its own.  Rows are appended to
@@ -35,6 +36,9 @@ every step, the endogenous event log on, as in a default run):
 - ``huge_pages``: whether the process asked glibc for huge pages
   (``diplosim.process``, as the ``diplosim`` command does; ``DIPLOSIM_HUGE_PAGES=0``
   turns it off);
+- ``results/scaling.md``: from the step rows of one run, each size against the next smaller: the
+  ratio of their step times (linear cost: the ratio of their dyads), with ``--rounds`` rounds of the
+  sizes in turns, so that the machine's drift falls on both;
 - ``batch`` rows: ``simulate_batch`` throughput on the Alaska scenario, in
   scenario-steps per second: 52 steps sampled once at the end (``every`` = 52), chunked as a
   user's call is.  On a CPU that is one chunk; on a GPU, since 2026-11-27 (fourth session), 13
@@ -327,11 +331,11 @@ def record(results: Path, name: str, intro: list[str], columns: list[str], rows:
     return markdown
 
 
-def write(rows: list[dict]) -> Path:
+def write(rows: list[dict], results: Path = RESULTS) -> Path:
     """Append ``rows`` to ``suite.csv`` and rewrite ``suite.md`` from it (called after every row, so a
     run stopped part-way keeps what it measured)."""
-    path = RESULTS / "suite.csv"
-    write_markdown(RESULTS / "suite.md", [
+    path = results / "suite.csv"
+    write_markdown(results / "suite.md", [
         "# Benchmark suite results", "",
         "Written by `benchmarks/suite.py` (see its docstring for what each column means). "
         "`step` rows: synthetic worlds, about 10 directed dyads per state, full model. "
@@ -340,6 +344,42 @@ def write(rows: list[dict]) -> Path:
         "(their `floor_ms` is about 8 times too high, their `over_floor` as much too low; benchmarks/ROOFLINE.md).", "",
     ], COLUMNS, append_rows(path, COLUMNS, rows))
     return path
+
+
+def scaling(rounds: list[list[dict]]) -> list[dict]:
+    """From the step rows of one run (``rounds``: each round's rows), each world size against the
+    next smaller one: how many times the dyads, and how many times the step's time, as the ratio of
+    the sizes' medians over the rounds and as the median of each round's own ratio (the two sizes
+    measured one after the other; a round where either failed gives none)."""
+    rows = [row for one in rounds for row in one]
+    by_size: dict[int, list[float]] = {}
+    for row in rows:
+        by_size.setdefault(row["states"], []).append(row["step_ms"])
+    sizes = sorted(by_size)
+    dyads = {row["states"]: row["dyads"] for row in rows}
+    found = []
+    for small, large in zip(sizes, sizes[1:]):
+        pairs = []
+        for one in rounds:
+            times = {row["states"]: row["step_ms"] for row in one}
+            if small in times and large in times:
+                pairs.append(times[large] / times[small])
+        if not pairs:
+            continue
+        found.append({
+            **{k: rows[0][k] for k in ("date", "machine", "jax", "backend", "huge_pages")},
+            "states_from": small, "states_to": large, "dyads_ratio": round(dyads[large] / dyads[small], 2),
+            "rounds": len(pairs), "median_ms_from": round(statistics.median(by_size[small]), 3),
+            "median_ms_to": round(statistics.median(by_size[large]), 3),
+            "ratio_of_medians": round(statistics.median(by_size[large]) / statistics.median(by_size[small]), 2),
+            "median_of_ratios": round(statistics.median(pairs), 2),
+            "lowest_ratio": round(min(pairs), 2), "highest_ratio": round(max(pairs), 2),
+        })
+    return found
+
+
+SCALING_COLUMNS = ["date", "machine", "jax", "backend", "huge_pages", "states_from", "states_to", "dyads_ratio", "rounds",
+                   "median_ms_from", "median_ms_to", "ratio_of_medians", "median_of_ratios", "lowest_ratio", "highest_ratio"]
 
 
 def main() -> None:
@@ -351,25 +391,40 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="*", default=[1, 10, 100, 1_000, 10_000])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure the world sizes this many times, in turns (for the scaling table's ratios)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the tables go")
     parser.add_argument("--one-world", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.one_world:
         print(json.dumps(measure_world(args.one_world, args.steps, args.repeats)))
         return
-    path = RESULTS / "suite.csv"
-    for n in args.sizes:
-        child = subprocess.run(
-            [sys.executable, __file__, "--one-world", str(n), "--steps", str(args.steps), "--repeats", str(args.repeats)],
-            capture_output=True, text=True, check=False,
-        )
-        if child.returncode != 0:
-            print(f"size {n}: failed: {child.stderr.strip().splitlines()[-1] if child.stderr.strip() else child.returncode}")
-            continue
-        row = json.loads(child.stdout.strip().splitlines()[-1])
-        print(json.dumps(row), flush=True)
-        path = write([row])
+    path, rounds = args.results / "suite.csv", []
+    for _ in range(args.rounds):
+        rounds.append([])
+        for n in args.sizes:
+            child = subprocess.run(
+                [sys.executable, __file__, "--one-world", str(n), "--steps", str(args.steps), "--repeats", str(args.repeats)],
+                capture_output=True, text=True, check=False,
+            )
+            if child.returncode != 0:
+                print(f"size {n}: failed: {child.stderr.strip().splitlines()[-1] if child.stderr.strip() else child.returncode}")
+                continue
+            row = json.loads(child.stdout.strip().splitlines()[-1])
+            print(json.dumps(row), flush=True)
+            path = write([row], args.results)
+            rounds[-1].append(row)
+    found = scaling(rounds)
+    if found:
+        record(args.results, "scaling", [
+            "# How the step's time grows with the world", "",
+            "Written by `benchmarks/suite.py` from the step rows of one run (`--rounds` rounds, the sizes in turns): "
+            "each world size against the next smaller. `ratio_of_medians`: the sizes' median step times over the "
+            "rounds, divided; `median_of_ratios`: the median of each round's own ratio. Linear cost gives "
+            "`dyads_ratio`; the target for 10^5 to 10^6 states is at most 12.", "",
+        ], SCALING_COLUMNS, found)
     for row in measure_batches(args.batches, 52, args.repeats):
-        path = write([row])
+        path = write([row], args.results)
     print(f"wrote {path}")
 
 

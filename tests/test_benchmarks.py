@@ -317,3 +317,33 @@ def test_dyads_in_pairs_keeps_every_dyad_and_what_points_at_it():
     # the energy routes are a set, kept ascending
     assert sorted(pairs(world, world.energy_dyads)) == sorted(pairs(paired, paired.energy_dyads))
     assert np.all(np.diff(np.asarray(paired.energy_dyads)) > 0)
+
+
+def test_scaling_pairs_each_size_with_the_next_smaller_round_by_round():
+    suite = _suite()
+    common = {"date": "d", "machine": "m", "jax": "j", "backend": "cpu", "huge_pages": "yes"}
+
+    def row(states, ms):
+        return {**common, "states": states, "dyads": 10 * states, "step_ms": ms}
+
+    rounds = [[row(10, 1.0), row(100, 12.0)], [row(10, 2.0), row(100, 20.0)], [row(10, 1.5)]]  # the last: 100 failed
+    (found,) = suite.scaling(rounds)
+    assert (found["states_from"], found["states_to"], found["dyads_ratio"], found["rounds"]) == (10, 100, 10.0, 2)
+    assert found["median_ms_from"] == 1.5 and found["median_ms_to"] == 16.0 and found["ratio_of_medians"] == 10.67
+    assert (found["median_of_ratios"], found["lowest_ratio"], found["highest_ratio"]) == (11.0, 10.0, 12.0)
+    assert suite.scaling([[row(10, 1.0)]]) == []  # one size: nothing to compare
+
+
+@pytest.mark.slow  # 4 worlds, each compiled in a process of its own
+def test_suite_measures_the_sizes_in_turns_and_writes_their_scaling(tmp_path):
+    _script("suite", "--sizes", "200", "400", "--rounds", "2", "--batches", "--steps", "2", "--repeats", "1",
+            "--results", str(tmp_path))
+    with (tmp_path / "suite.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["states"] for r in rows] == ["200", "400", "200", "400"]
+    for r in rows:  # every figure of a step row, the roofline's two floors among them
+        assert all(float(r[c]) > 0 for c in ("step_ms", "peak_mb", "floor_ms", "gops", "ops_rate_gs", "compute_floor_ms")), r
+    with (tmp_path / "scaling.csv").open() as f:
+        (found,) = list(csv.DictReader(f))
+    assert (found["states_from"], found["states_to"], found["rounds"]) == ("200", "400", "2")
+    assert float(found["median_of_ratios"]) > 0 and "| 200 | 400 |" in (tmp_path / "scaling.md").read_text()
