@@ -10,7 +10,9 @@
 # On an H100 (2026-11-27) the suite took about 4 minutes (generating the 10^7-state world on the
 # host is most of it), each profile under a minute, the check over a minute. On an H200 (the same
 # day) the suite at 10^6 and 10^7 states with a batch of 10^5 took 3.4 minutes, the check at 1 and
-# 52 steps 1.1 minutes, the variants at 10^6 states 1.7 minutes.
+# 52 steps 1.1 minutes, the variants at 10^6 states 1.7 minutes. The gathers and the variants at 10^7
+# states (two worlds built and reordered on the host) are new since and untimed: run the steps apart
+# where device time is short.
 # A machine that reaches no package index but has JAX with CUDA (this workplace's lent machines):
 # run with PYTHON=python3 and PYTHONPATH=src plus the missing packages, carried as wheels for that
 # machine's Python (pydantic-core is compiled: a cp312 manylinux wheel there): omegaconf,
