@@ -222,9 +222,11 @@ def map_shared(world: World, shared=None, other=None) -> World:
     return jax.tree_util.tree_map_with_path(apply, world)
 
 
-def trust_mean(dyads: Dyads) -> jax.Array:
-    """i's expected reliability of j, alpha / (alpha + beta): f32[E] in [0, 1]."""
-    return dyads.trust_alpha / (dyads.trust_alpha + dyads.trust_beta)
+def trust_mean(dyads: Dyads, at: jax.Array | None = None) -> jax.Array:
+    """i's expected reliability of j, alpha / (alpha + beta): f32[E] in [0, 1], or at the dyads
+    ``at`` only (f32[Q]: the same numbers as ``trust_mean(dyads)[at]``, without a pass over every dyad)."""
+    alpha, beta = (dyads.trust_alpha, dyads.trust_beta) if at is None else (dyads.trust_alpha[at], dyads.trust_beta[at])
+    return alpha / (alpha + beta)
 
 
 def segment_sum_dst(values: jax.Array, dyads: Dyads, n_states: int) -> jax.Array:

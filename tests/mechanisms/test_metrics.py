@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from diplosim.mechanisms.metrics import ENDOGENOUS_EVENTS, bloc_cohesion, detect_events, metrics
-from diplosim.world import replace
+from diplosim.world import replace, trust_mean
 from worlds import TINY_INDEX
 
 
@@ -14,6 +14,18 @@ def test_cohesion_and_polarisation_by_hand(world):
     assert float(m["polarisation"]) == pytest.approx(0.3 - 0.2)
     assert float(m["watch_tension"][0]) == pytest.approx(0.6)
     assert float(m["watch_relation"][0]) == pytest.approx(0.5 - 0.6)
+
+
+def test_watched_trust_is_the_beta_mean_at_the_watched_dyads(world):
+    """Taken at the watched dyads alone, the same numbers as over every dyad and then indexed."""
+    alpha = world.dyads.trust_alpha.at[TINY_INDEX[(0, 2)]].set(7.0)
+    world = world.replace(dyads=replace(world.dyads, trust_alpha=alpha))
+    expected = np.asarray(trust_mean(world.dyads))[np.asarray(world.watch)]
+    np.testing.assert_array_equal(np.asarray(trust_mean(world.dyads, at=world.watch)), expected)
+    m = metrics(world)
+    np.testing.assert_array_equal(np.asarray(m["watch_trust"]), expected)
+    np.testing.assert_array_equal(np.asarray(m["watch_relation"]), expected - np.asarray(world.dyads.tension)[np.asarray(world.watch)])
+    assert float(m["watch_trust"][0]) != 0.5  # the changed dyad is watched
 
 
 def test_detect_events_records_crossings_with_actor_and_target(world):

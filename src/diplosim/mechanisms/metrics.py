@@ -62,7 +62,7 @@ def metrics(world: World, before: World | None = None) -> dict[str, jax.Array]:
     changed = a.status != old_status
     inside = take(s.bloc, d.src) == take(s.bloc, d.dst)
     watch = world.watch
-    trust = trust_mean(d)
+    trust = trust_mean(d, at=watch)  # not over every dyad, then indexed: 10^7 divisions at 10^6 states for W values
     return {
         "step": world.step,
         "energy_price": world.energy_price,
@@ -77,10 +77,10 @@ def metrics(world: World, before: World | None = None) -> dict[str, jax.Array]:
         "agreements_violated": (changed & (a.status == _STATUS["violated"])).sum(),
         "cohesion": bloc_cohesion(world),
         "watch_tension": d.tension[watch],
-        "watch_trust": trust[watch],
+        "watch_trust": trust,
         "watch_alliance": d.alliance[watch],
         "watch_trade": d.trade[watch],
-        "watch_relation": trust[watch] - d.tension[watch],
+        "watch_relation": trust - d.tension[watch],
     }
 
 
