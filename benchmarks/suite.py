@@ -115,17 +115,24 @@ def bandwidth_gbs(megabytes: int = 512, repeats: int = 5) -> float:
     on the 2-core CPU of 2026-11-27 it read 6 to 7 GB/s where this one reads about 50
     (benchmarks/ROOFLINE.md, "The floor"); rows of ``results/suite.md`` without ``probe`` came from it.
     """
-    import jax
     import jax.numpy as jnp
 
-    pass_ = in_place_pass()
-    x = jax.block_until_ready(pass_(jnp.ones(megabytes * 2**20 // 4, jnp.float32)))  # compiled, pages mapped
-    nbytes, times = x.nbytes, []
+    x = jnp.ones(megabytes * 2**20 // 4, jnp.float32)
+    return 2 * x.nbytes / _median_in_place_s(in_place_pass(), x, repeats) / 1e9
+
+
+def _median_in_place_s(pass_, x, repeats: int) -> float:
+    """Median seconds of ``pass_`` (a jitted pass that donates its input) over ``repeats`` calls, each
+    on the last one's output, after one call that compiles it and maps the pages."""
+    import jax
+
+    x = jax.block_until_ready(pass_(x))
+    times = []
     for _ in range(repeats):
         started = time.perf_counter()
         x = jax.block_until_ready(pass_(x))
         times.append(time.perf_counter() - started)
-    return 2 * nbytes / statistics.median(times) / 1e9
+    return statistics.median(times)
 
 
 def arithmetic_pass(chains: int = 4, rounds: int = 16):
@@ -170,13 +177,7 @@ def ops_rate_gs(elements: int | None = None, repeats: int = 7) -> float:
     pass_ = arithmetic_pass()
     x = jnp.ones(elements, jnp.float32)
     count = operations(pass_.lower(x).compile())
-    x = jax.block_until_ready(pass_(x))  # compiled, pages mapped
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        x = jax.block_until_ready(pass_(x))
-        times.append(time.perf_counter() - started)
-    return count / statistics.median(times) / 1e9
+    return count / _median_in_place_s(pass_, x, repeats) / 1e9
 
 
 def step_operations(world, params, spec) -> float:
@@ -333,17 +334,15 @@ def record(results: Path, name: str, intro: list[str], columns: list[str], rows:
 
 def write(rows: list[dict], results: Path = RESULTS) -> Path:
     """Append ``rows`` to ``suite.csv`` and rewrite ``suite.md`` from it (called after every row, so a
-    run stopped part-way keeps what it measured)."""
-    path = results / "suite.csv"
-    write_markdown(results / "suite.md", [
+    run stopped part-way keeps what it measured); the markdown's path."""
+    return record(results, "suite", [
         "# Benchmark suite results", "",
         "Written by `benchmarks/suite.py` (see its docstring for what each column means). "
         "`step` rows: synthetic worlds, about 10 directed dyads per state, full model. "
         "`batch` rows: `simulate_batch` on the Alaska scenario. "
         "Rows without `probe` measured the bandwidth into a fresh array: on a CPU, the kernel mapping pages "
         "(their `floor_ms` is about 8 times too high, their `over_floor` as much too low; benchmarks/ROOFLINE.md).", "",
-    ], COLUMNS, append_rows(path, COLUMNS, rows))
-    return path
+    ], COLUMNS, rows)
 
 
 def scaling(rounds: list[list[dict]]) -> list[dict]:
@@ -399,7 +398,7 @@ def main() -> None:
     if args.one_world:
         print(json.dumps(measure_world(args.one_world, args.steps, args.repeats)))
         return
-    path, rounds = args.results / "suite.csv", []
+    rounds: list[list[dict]] = []
     for _ in range(args.rounds):
         rounds.append([])
         for n in args.sizes:
@@ -412,7 +411,7 @@ def main() -> None:
                 continue
             row = json.loads(child.stdout.strip().splitlines()[-1])
             print(json.dumps(row), flush=True)
-            path = write([row], args.results)
+            write([row], args.results)
             rounds[-1].append(row)
     found = scaling(rounds)
     if found:
@@ -424,8 +423,7 @@ def main() -> None:
             "`dyads_ratio`; the target for 10^5 to 10^6 states is at most 12.", "",
         ], SCALING_COLUMNS, found)
     for row in measure_batches(args.batches, 52, args.repeats):
-        path = write([row], args.results)
-    print(f"wrote {path}")
+        write([row], args.results)
 
 
 if __name__ == "__main__":
