@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, append_rows, write_markdown  # noqa: E402  (machine, JAX version and backend, date)
+from suite import _common, record  # noqa: E402  (machine, JAX version and backend, date)
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
@@ -142,12 +142,12 @@ def main() -> None:
         row.update(common, steps=steps)
         row.pop("sweep_dir", None)
     print(f"basic launcher {estimate:.0f} s, batched launcher {batched['wall_s']:.0f} s for {total} jobs: {ratio}x", flush=True)
-    print(f"wrote {write(rows, args.results)}")
+    write(rows, args.results)
 
 
 def write(rows: list[dict], results: Path = RESULTS) -> Path:
-    path = results / "sweep.csv"
-    write_markdown(results / "sweep.md", [
+    """Append ``rows`` to ``sweep.csv`` and rewrite ``sweep.md`` from it; the markdown's path."""
+    return record(results, "sweep", [
         "# Sweep launcher benchmark", "",
         "Written by `benchmarks/sweep.py` (its docstring says what each column means). The Alaska scenario, "
         f"`seed=range(64)` x `{COEFFICIENT}={','.join(VALUES)}` (256 jobs), default steps, `output.plot=false`, "
@@ -158,8 +158,7 @@ def write(rows: list[dict], results: Path = RESULTS) -> Path:
         "On a CPU the Alaska simulation is a small part of a job: compare `simulate_s` (every run of the batched "
         "sweep) with `compose_s` and `write_s`, the per-job Hydra work both launchers do (composing the job's "
         "configuration, which holds the whole scenario; its `.hydra/` records; the job's tables).", "",
-    ], COLUMNS, append_rows(path, COLUMNS, rows))
-    return path
+    ], COLUMNS, rows)
 
 
 if __name__ == "__main__":
