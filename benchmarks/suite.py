@@ -54,6 +54,7 @@ import datetime
 import functools
 import json
 import os
+import pickle
 import platform
 import resource
 import statistics
@@ -211,7 +212,13 @@ def step_world(n_states: int):
     synthetic world of ``n_states`` states (about 10 dyads each), calibrated, with every mechanism
     on, states sampled every step and the endogenous event log on, as in a default run.  The params
     are put on the device once, as ``simulate`` does (numpy arguments would be copied to the device
-    at every call of the timed program)."""
+    at every call of the timed program).
+
+    With ``DIPLOSIM_BENCH_WORLDS`` set to a folder, a world is built once and kept there, and later
+    processes (the suite's children, ``variants.py``, ``profile.py``) read it back: building the
+    10^7-state world takes minutes on a lent GPU machine's host, whose time is counted.  The world
+    is the same either way (the synthetic scenario's seed is fixed); on a CPU, a row's ``peak_mb``
+    then counts the reading instead of the building."""
     import jax
 
     from diplosim.engine import RunSpec
@@ -220,7 +227,18 @@ def step_world(n_states: int):
     from diplosim.scenario import synthetic_scenario
 
     params = jax.device_put(params_from())
-    world = calibrate_trade(synthetic_scenario(n_states, n_envoys=max(4, n_states // 1000)).world, params)
+    kept = os.environ.get("DIPLOSIM_BENCH_WORLDS")  # a folder where worlds built once are kept for the next process
+    path = Path(kept) / f"synthetic_{n_states}.pickle" if kept else None
+    if path is not None and path.exists():
+        with path.open("rb") as file:
+            world = jax.device_put(pickle.load(file))
+    else:
+        world = calibrate_trade(synthetic_scenario(n_states, n_envoys=max(4, n_states // 1000)).world, params)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.with_suffix(".partial").open("wb") as file:
+                pickle.dump(jax.device_get(world), file, protocol=pickle.HIGHEST_PROTOCOL)
+            path.with_suffix(".partial").replace(path)  # whole or not at all
     return world, params, RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
 
 

@@ -23,6 +23,12 @@ The variants (``VARIANTS``):
 - ``cohesion_per_bloc``: the blocs' cohesion metric as one masked sum per bloc, not a reduction
   of a [dyads, blocs] mask (a candidate: the metrics' reductions took 1.1 ms of the 6.3 ms step
   on the H200, `results/profile_gpu.md`; on this CPU it was about 10% faster alone);
+- ``sellers_in_blocks``: the energy market's sums by seller (``trade.sum_by_seller``, a scatter-add by
+  an index in no order, into a few hubs with many routes each) over the routes taken in order of
+  seller and summed in blocks (``world.blocked_segment_sum``), the order found once (a candidate: the
+  market's scatter-adds took 1.0 ms of the 6.3 ms step on the H200, one of them 0.58 ms);
+- ``buyers_in_blocks``: its sums by buyer (routes sorted by buyer) in blocks, as the GPU's sums by
+  destination are (change 24);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -74,6 +80,24 @@ def _cohesion_per_bloc(world):
     return jnp.stack(totals) / jnp.maximum(jnp.stack(counts), 1.0)
 
 
+def _by_seller_in_blocks(values, seller, n):
+    """``trade.sum_by_seller`` with the routes taken in order of seller, then summed in blocks
+    (``world.blocked_segment_sum``): no atomic adds of a hub's many routes into one address."""
+    import jax.numpy as jnp
+
+    from diplosim.world import blocked_segment_sum, take
+
+    order = jnp.argsort(seller, stable=True)  # depends on the world's fixed arrays only: XLA hoists it out of the loop
+    return blocked_segment_sum(take(values, order), take(seller, order), n)
+
+
+def _by_buyer_in_blocks(values, buyer, n):
+    """``trade.sum_by_buyer`` in blocks (the routes are sorted by buyer), as the GPU's ``segment_sum_dst``."""
+    from diplosim.world import blocked_segment_sum
+
+    return blocked_segment_sum(values, buyer, n)
+
+
 @contextlib.contextmanager
 def _patched(module_name: str, name: str, replacement: Any) -> Iterator[None]:
     """``module_name.name`` set to ``replacement`` for the block (read while the variant is traced)."""
@@ -121,6 +145,8 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "gpu_program": lambda: _patched("diplosim.world", "GPU_PROGRAM", True),
     "cpu_program": lambda: _patched("diplosim.world", "GPU_PROGRAM", False),
     "cohesion_per_bloc": lambda: _patched("diplosim.mechanisms.metrics", "bloc_cohesion", _cohesion_per_bloc),
+    "sellers_in_blocks": lambda: _patched("diplosim.mechanisms.trade", "sum_by_seller", _by_seller_in_blocks),
+    "buyers_in_blocks": lambda: _patched("diplosim.mechanisms.trade", "sum_by_buyer", _by_buyer_in_blocks),
     "dyads_in_pairs": contextlib.nullcontext,
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code

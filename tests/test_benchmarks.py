@@ -347,3 +347,50 @@ def test_suite_measures_the_sizes_in_turns_and_writes_their_scaling(tmp_path):
         (found,) = list(csv.DictReader(f))
     assert (found["states_from"], found["states_to"], found["rounds"]) == ("200", "400", "2")
     assert float(found["median_of_ratios"]) > 0 and "| 200 | 400 |" in (tmp_path / "scaling.md").read_text()
+
+
+def test_a_world_kept_in_the_folder_is_read_back_the_same(tmp_path, monkeypatch):
+    """With ``DIPLOSIM_BENCH_WORLDS`` set, ``step_world`` builds a world once, keeps it there whole
+    (no partial file left), and a later call reads it back, leaf for leaf, without building."""
+    import jax
+    import numpy as np
+
+    import diplosim.scenario
+
+    suite = _suite()
+    monkeypatch.setenv("DIPLOSIM_BENCH_WORLDS", str(tmp_path / "worlds"))
+    built = suite.step_world(300)[0]
+    assert [p.name for p in (tmp_path / "worlds").iterdir()] == ["synthetic_300.pickle"]
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(diplosim.scenario, "synthetic_scenario", no_building)
+    read = suite.step_world(300)[0]
+    assert jax.tree.structure(read) == jax.tree.structure(built)
+    for a, b in zip(jax.tree.leaves(built), jax.tree.leaves(read)):
+        assert isinstance(b, jax.Array) and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("name", ["_by_seller_in_blocks", "_by_buyer_in_blocks"])
+def test_the_market_sums_in_blocks_equal_the_scatter(name):
+    """The energy market's candidate sums (``variants.py``) give a scatter's sums, exact for
+    integers: a hub of many routes across blocks, states with none, a ragged end; by buyer the routes
+    come sorted, by seller in no order."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import variants
+
+    rng = np.random.default_rng(3)
+    index = np.concatenate([np.full(150, 7), rng.integers(0, 40, 203)])  # state 7 a hub; 40..49 never
+    if name == "_by_buyer_in_blocks":
+        index = np.sort(index)
+    else:
+        rng.shuffle(index)
+    values = jnp.asarray(rng.integers(-50, 50, index.size).astype(np.float32))
+    index = jnp.asarray(index.astype(np.int32))
+    got = getattr(variants, name)(values, index, 50)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(jax.ops.segment_sum(values, index, 50)))

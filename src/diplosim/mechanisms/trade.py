@@ -63,6 +63,18 @@ def energy_routes(world: World) -> tuple[jax.Array, jax.Array, jax.Array]:
     return route, take(world.dyads.src, route), take(world.dyads.dst, route)
 
 
+def sum_by_buyer(values: jax.Array, buyer: jax.Array, n: int) -> jax.Array:
+    """Sum of a per-route value over each buyer's routes: f32[N].  The routes are sorted by buyer (unsaid
+    to XLA: see ``segment_sum_dst``), and a buyer has few of them."""
+    return jax.ops.segment_sum(values, buyer, n)
+
+
+def sum_by_seller(values: jax.Array, seller: jax.Array, n: int) -> jax.Array:
+    """Sum of a per-route value over each seller's routes: f32[N].  The sellers are in no order, and a
+    few hubs sell on many routes (in a synthetic world of 10^5 states, one on 11,826 of 175,421)."""
+    return jax.ops.segment_sum(values, seller, n)
+
+
 def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Oil shipped on each energy route after MARKET_ROUNDS rounds of clearing (f32[F] >= 0, mb/d),
     and each state's purchases and sales of it (f32[N] each).
@@ -75,8 +87,8 @@ def allocate_energy(world: World, params: Params, friction_e: jax.Array) -> tupl
     s, n = world.states, world.n_states
     route, seller, buyer = energy_routes(world)
     openness = take(friction_e, route) * (1.0 - params.secondary_diversion * take(secondary_exposure(world), seller))
-    by_buyer = lambda x: jax.ops.segment_sum(x, buyer, n)  # noqa: E731  (sorted, unsaid: see segment_sum_dst)
-    by_seller = lambda x: jax.ops.segment_sum(x, seller, n)  # noqa: E731
+    by_buyer = lambda x: sum_by_buyer(x, buyer, n)  # noqa: E731
+    by_seller = lambda x: sum_by_seller(x, seller, n)  # noqa: E731
 
     def clear(_, market):
         flow, bought, sold = market
