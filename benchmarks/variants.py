@@ -29,6 +29,10 @@ The variants (``VARIANTS``):
   market's scatter-adds took 1.0 ms of the 6.3 ms step on the H200, one of them 0.58 ms);
 - ``buyers_in_blocks``: its sums by buyer (routes sorted by buyer) in blocks, as the GPU's sums by
   destination are (change 24);
+- ``positions_in_rows``: the position distance (tension's and the alliances') from one gathered row
+  of 8 floats per end (positions, saliences, their total) instead of 7 arrays gathered at each end:
+  a candidate for a GPU at 10^7 states, where each gather at random reads from memory, a sector of
+  32 bytes for each 4-byte value (on this CPU, 1-D gathers were ten times faster than [E, K] ones);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -48,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import statistics
 import sys
 import time
@@ -96,6 +101,33 @@ def _by_buyer_in_blocks(values, buyer, n):
     from diplosim.world import blocked_segment_sum
 
     return blocked_segment_sum(values, buyer, n)
+
+
+def _once(function):
+    from diplosim.world import once
+
+    return once(function)
+
+
+def _position_distance_in_rows(position, salience, src, dst):
+    """``world._position_distance`` with each state's positions, saliences and their total in one row
+    of 8 floats (32 bytes: one sector of a GPU's memory), gathered once at ``src`` and once at ``dst``,
+    where the model gathers 7 arrays at each end (3 issues); the same arithmetic, issue by issue."""
+    import jax.numpy as jnp
+
+    from diplosim.world import materialise, take
+
+    n, k = position.shape
+    total = salience.sum(axis=1) + 1e-6
+    width = -(-(2 * k + 1) // 8) * 8
+    table = jnp.concatenate([position, salience, total[:, None], jnp.zeros((n, width - 2 * k - 1), position.dtype)], axis=1)
+    row_i, row_j = take(table, src), take(table, dst)
+    weighted_i = weighted_j = 0.0
+    for c in range(k):
+        gap = jnp.abs(row_i[:, c] - row_j[:, c])
+        weighted_i = weighted_i + row_i[:, k + c] * gap
+        weighted_j = weighted_j + row_j[:, k + c] * gap
+    return materialise(0.5 * (weighted_i / row_i[:, 2 * k] + weighted_j / row_j[:, 2 * k]))
 
 
 @contextlib.contextmanager
@@ -147,6 +179,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "cohesion_per_bloc": lambda: _patched("diplosim.mechanisms.metrics", "bloc_cohesion", _cohesion_per_bloc),
     "sellers_in_blocks": lambda: _patched("diplosim.mechanisms.trade", "sum_by_seller", _by_seller_in_blocks),
     "buyers_in_blocks": lambda: _patched("diplosim.mechanisms.trade", "sum_by_buyer", _by_buyer_in_blocks),
+    "positions_in_rows": lambda: _patched("diplosim.world", "_position_distance", _once(_position_distance_in_rows)),
     "dyads_in_pairs": contextlib.nullcontext,
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code
@@ -166,7 +199,7 @@ def max_rel_diff(baseline, variant) -> float:
     return worst
 
 
-def measure(states: int, names: list[str], rounds: int, calls: int, steps: int = 10) -> list[dict]:
+def measure(states: int, names: list[str], rounds: int, calls: int, steps: int = 10, programs: Path | None = None) -> list[dict]:
     import jax
 
     from diplosim.engine import _run_chunk
@@ -180,6 +213,10 @@ def measure(states: int, names: list[str], rounds: int, calls: int, steps: int =
             jax.clear_caches()  # traced anew, with this variant's code
             started = time.perf_counter()
             compiled[name] = _run_chunk.lower(worlds[name], params, key, spec=spec, samples=steps, every=1).compile()
+        if programs is not None:  # the optimised program, to read a GPU's fusions on a machine without one
+            programs.mkdir(parents=True, exist_ok=True)
+            with gzip.open(programs / f"{name}_{states}.hlo.txt.gz", "wt") as file:
+                file.write(compiled[name].as_text())
         finals[name] = jax.block_until_ready(compiled[name](worlds[name], params, key))  # world, metrics, snapshots
         print(f"{name}: compiled in {time.perf_counter() - started:.1f} s", flush=True)
     jax.clear_caches()
@@ -213,8 +250,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--calls", type=int, default=5, help="calls of 10 steps per variant and round")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where variants.csv and variants.md go")
+    parser.add_argument("--programs", type=Path, help="also write each variant's optimised program here (gzipped text)")
     args = parser.parse_args()
-    rows = measure(args.states, args.variants, args.rounds, args.calls)
+    rows = measure(args.states, args.variants, args.rounds, args.calls, programs=args.programs)
     record(args.results, "variants", [
         "# Variants of the step, side by side", "",
         "Written by `benchmarks/variants.py` (its docstring says what each variant is and how they are timed): "
