@@ -29,10 +29,11 @@ The variants (``VARIANTS``):
   market's scatter-adds took 1.0 ms of the 6.3 ms step on the H200, one of them 0.58 ms);
 - ``buyers_in_blocks``: its sums by buyer (routes sorted by buyer) in blocks, as the GPU's sums by
   destination are (change 24);
-- ``positions_in_rows``: the position distance (tension's and the alliances') from one gathered row
-  of 8 floats per end (positions, saliences, their total) instead of 7 arrays gathered at each end:
-  a candidate for a GPU at 10^7 states, where each gather at random reads from memory, a sector of
-  32 bytes for each 4-byte value (on this CPU, 1-D gathers were ten times faster than [E, K] ones);
+- ``positions_by_array``: the position distance as it was before change 26, each of its 7 arrays
+  gathered alone at each end, where the model now gathers them as one row of 8 floats
+  (``world.take_rows``): on the H200 at 10^7 states the rows took the step from 87.9 to 72.2 ms;
+- ``threats_in_rows``: the alliances' shared threat with the blocs' threats gathered as one row at each
+  end (a candidate for a GPU; on this CPU the shared threat alone took 242 against 146 ms at 10^6 states);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -109,25 +110,40 @@ def _once(function):
     return once(function)
 
 
-def _position_distance_in_rows(position, salience, src, dst):
-    """``world._position_distance`` with each state's positions, saliences and their total in one row
-    of 8 floats (32 bytes: one sector of a GPU's memory), gathered once at ``src`` and once at ``dst``,
-    where the model gathers 7 arrays at each end (3 issues); the same arithmetic, issue by issue."""
+def _position_distance_by_array(position, salience, src, dst):
+    """``world._position_distance`` as it was before change 26: each of the 7 arrays (3 issues'
+    positions and saliences, their total) gathered alone at each end."""
     import jax.numpy as jnp
 
     from diplosim.world import materialise, take
 
-    n, k = position.shape
-    total = salience.sum(axis=1) + 1e-6
-    width = -(-(2 * k + 1) // 8) * 8
-    table = jnp.concatenate([position, salience, total[:, None], jnp.zeros((n, width - 2 * k - 1), position.dtype)], axis=1)
-    row_i, row_j = take(table, src), take(table, dst)
     weighted_i = weighted_j = 0.0
-    for c in range(k):
-        gap = jnp.abs(row_i[:, c] - row_j[:, c])
-        weighted_i = weighted_i + row_i[:, k + c] * gap
-        weighted_j = weighted_j + row_j[:, k + c] * gap
-    return materialise(0.5 * (weighted_i / row_i[:, 2 * k] + weighted_j / row_j[:, 2 * k]))
+    for k in range(position.shape[1]):
+        x_k, s_k = position[:, k], salience[:, k]
+        gap = jnp.abs(take(x_k, src) - take(x_k, dst))
+        weighted_i = weighted_i + take(s_k, src) * gap
+        weighted_j = weighted_j + take(s_k, dst) * gap
+    total = salience.sum(axis=1) + 1e-6
+    return materialise(0.5 * (weighted_i / take(total, src) + weighted_j / take(total, dst)))
+
+
+def _shared_threat_in_rows(world, n_blocs):
+    """``alliances.shared_threat`` with the blocs' threats gathered as one row at each end
+    (``world.take_rows``) instead of one gather per bloc."""
+    import jax.numpy as jnp
+
+    from diplosim.mechanisms.alliances import bloc_threat
+    from diplosim.world import take, take_rows
+
+    d, s = world.dyads, world.states
+    bloc_i, bloc_j = take(s.bloc, d.src), take(s.bloc, d.dst)
+    threats = bloc_threat(world, n_blocs)
+    at_i, at_j = take_rows(threats, d.src), take_rows(threats, d.dst)
+    shared = jnp.zeros_like(d.tension)
+    for b in range(n_blocs):
+        third = (bloc_i != b) & (bloc_j != b)
+        shared = shared + jnp.where(third, at_i[b] * at_j[b], 0.0)
+    return shared
 
 
 @contextlib.contextmanager
@@ -179,7 +195,8 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "cohesion_per_bloc": lambda: _patched("diplosim.mechanisms.metrics", "bloc_cohesion", _cohesion_per_bloc),
     "sellers_in_blocks": lambda: _patched("diplosim.mechanisms.trade", "sum_by_seller", _by_seller_in_blocks),
     "buyers_in_blocks": lambda: _patched("diplosim.mechanisms.trade", "sum_by_buyer", _by_buyer_in_blocks),
-    "positions_in_rows": lambda: _patched("diplosim.world", "_position_distance", _once(_position_distance_in_rows)),
+    "positions_by_array": lambda: _patched("diplosim.world", "_position_distance", _once(_position_distance_by_array)),
+    "threats_in_rows": lambda: _patched("diplosim.mechanisms.alliances", "shared_threat", _shared_threat_in_rows),
     "dyads_in_pairs": contextlib.nullcontext,
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code

@@ -100,19 +100,19 @@ def test_timeline_counts_busy_and_idle_time_and_every_activity():
 @pytest.mark.slow  # 30 s: three programs of the full model
 def test_variants_are_patched_in_and_compared_with_the_baseline(tmp_path):
     """Each variant is traced with its patch (the GPU's program adds in another order: a small
-    difference, not none; the positions gathered in rows do the same arithmetic: none), the baseline is
+    difference, not none; the threats gathered in rows do the same arithmetic: none), the baseline is
     the reference of its own row, and each variant's optimised program is written where asked."""
     import gzip
 
     _script("variants", "--states", "300", "--rounds", "1", "--calls", "1", "--variants", "baseline", "gpu_program",
-            "positions_in_rows", "--results", str(tmp_path), "--programs", str(tmp_path / "programs"))
+            "threats_in_rows", "--results", str(tmp_path), "--programs", str(tmp_path / "programs"))
     rows = list(csv.DictReader((tmp_path / "variants.csv").open()))
-    assert [r["variant"] for r in rows] == ["baseline", "gpu_program", "positions_in_rows"] and rows[0]["states"] == "300"
+    assert [r["variant"] for r in rows] == ["baseline", "gpu_program", "threats_in_rows"] and rows[0]["states"] == "300"
     assert float(rows[0]["over_baseline"]) == 1.0 and float(rows[0]["max_rel_diff"]) == 0.0
     assert 0.0 < float(rows[1]["max_rel_diff"]) < 1e-3 and float(rows[1]["median_ms"]) > 0
     assert float(rows[2]["max_rel_diff"]) == 0.0
     assert "| gpu_program |" in (tmp_path / "variants.md").read_text()
-    with gzip.open(tmp_path / "programs/positions_in_rows_300.hlo.txt.gz", "rt") as file:
+    with gzip.open(tmp_path / "programs/threats_in_rows_300.hlo.txt.gz", "rt") as file:
         text = file.read()
     assert text.startswith("HloModule") and re.search(r"gather\(.*slice_sizes=\{1,8\}", text)
 

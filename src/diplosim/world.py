@@ -421,17 +421,36 @@ def _mutual(sanction: jax.Array, reverse: jax.Array) -> jax.Array:
     return materialise(jnp.maximum(sanction, take(sanction, reverse)))
 
 
+def take_rows(columns: list[jax.Array], index: jax.Array) -> list[jax.Array]:
+    """``[take(c, index) for c in columns]`` for float32 arrays of one length, gathered together: the
+    columns side by side in a table whose rows are a multiple of 8 floats (32 bytes, a GPU's unit of
+    reading memory), one gather of rows, then its columns.  The same values, bit for bit.
+
+    A gather at random places (at ``src``, in a world sorted by destination) reads for each 4-byte
+    value a sector of 32 bytes from memory once the arrays outgrow the cache: the values a dyad
+    reads from its state at once come in one read instead of one each.  Measured with the position
+    distance's 7 arrays (benchmarks/ROOFLINE.md, change 26): on an H200 at 10^7 states the step went
+    from 87.9 to 72.2 ms; on this CPU the distance alone from 259 to 193 ms at 10^6 states.
+    """
+    n = columns[0].shape[0]
+    width = -(-len(columns) // 8) * 8
+    table = jnp.stack([*columns, *[jnp.zeros(n, columns[0].dtype)] * (width - len(columns))], axis=1)
+    rows = take(table, index)
+    return [rows[:, c] for c in range(len(columns))]
+
+
 @once
 def _position_distance(position: jax.Array, salience: jax.Array, src: jax.Array, dst: jax.Array) -> jax.Array:
-    # one issue at a time: 1-D gathers are ten times faster on a CPU than [E, K] ones
+    # one issue at a time, each end's positions, saliences and their total gathered as one row (take_rows)
+    k = position.shape[1]
+    columns = [position[:, c] for c in range(k)] + [salience[:, c] for c in range(k)] + [salience.sum(axis=1) + 1e-6]
+    at_i, at_j = take_rows(columns, src), take_rows(columns, dst)
     weighted_i = weighted_j = 0.0
-    for k in range(position.shape[1]):
-        x_k, s_k = position[:, k], salience[:, k]
-        gap = jnp.abs(take(x_k, src) - take(x_k, dst))
-        weighted_i = weighted_i + take(s_k, src) * gap
-        weighted_j = weighted_j + take(s_k, dst) * gap
-    total = salience.sum(axis=1) + 1e-6
-    return materialise(0.5 * (weighted_i / take(total, src) + weighted_j / take(total, dst)))
+    for c in range(k):
+        gap = jnp.abs(at_i[c] - at_j[c])
+        weighted_i = weighted_i + at_i[k + c] * gap
+        weighted_j = weighted_j + at_j[k + c] * gap
+    return materialise(0.5 * (weighted_i / at_i[2 * k] + weighted_j / at_j[2 * k]))
 
 
 def mutual_sanction(dyads: Dyads) -> jax.Array:
