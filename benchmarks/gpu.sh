@@ -5,14 +5,18 @@
 # computes what the CPU computes (benchmarks/gpu_check.py), runs the suite up to 10^7 states, times the
 # scatter reductions and the gathers alone (benchmarks/scatters.py, gathers.py) and
 # profiles the 10^6-state step and simulate_batch with 10^5 runs (benchmarks/profile.py).
-# Then it times the step's variants side by side (benchmarks/variants.py), and at 10^7 states the
-# world with its dyads in pairs against the world as it is (the reverse gathers miss the cache there).
+# Then it times the step's variants side by side (benchmarks/variants.py), profiles the 10^7-state step, and
+# at 10^7 states times the code before change 26, the threats in rows and the world with its dyads in pairs
+# against the code as it is (the gathers at random miss the cache there).
 # On an H100 (2026-11-27) the suite took about 4 minutes (generating the 10^7-state world on the
 # host is most of it), each profile under a minute, the check over a minute. On an H200 (the same
 # day) the suite at 10^6 and 10^7 states with a batch of 10^5 took 3.4 minutes, the check at 1 and
-# 52 steps 1.1 minutes, the variants at 10^6 states 1.7 minutes. The gathers and the variants at 10^7
-# states (two worlds built and reordered on the host) are new since and untimed: run the steps apart
-# where device time is short.
+# 52 steps 1.1 minutes, the variants at 10^6 states 1.7 minutes. In the eighth session (H200): the
+# suite at 10^6 and 10^7 states without batches 3.5 minutes (building the 10^7-state world on the host
+# about 100 s of it), four variants at 10^6 states 1.4 minutes, three at 10^7 states 3.4 minutes, the
+# profile at 10^7 states 0.5 minutes. Worlds built once are kept in $DIPLOSIM_BENCH_WORLDS (a folder
+# under /tmp unless set; the 10^7-state world takes 6.5 GB of disk) and read back by the later steps.
+# Run the steps apart where device time is short.
 # A machine that reaches no package index but has JAX with CUDA (this workplace's lent machines):
 # run with PYTHON=python3 and PYTHONPATH=src plus the missing packages, carried as wheels for that
 # machine's Python (pydantic-core is compiled: a cp312 manylinux wheel there): omegaconf,
@@ -28,6 +32,7 @@ if ! sees_gpu "$PYTHON"; then
     "$PYTHON" -m pip install --quiet -e '.[cuda]'
     sees_gpu "$PYTHON" || { echo "gpu.sh: JAX sees no GPU even with the CUDA extra (check the NVIDIA driver: nvidia-smi)" >&2; exit 1; }
 fi
+export DIPLOSIM_BENCH_WORLDS=${DIPLOSIM_BENCH_WORLDS:-$(mktemp -d)}
 "$PYTHON" benchmarks/gpu_check.py
 "$PYTHON" benchmarks/suite.py --sizes 1000 10000 100000 1000000 10000000 --batches 1 100 10000 100000 "$@"
 "$PYTHON" benchmarks/scatters.py
@@ -35,4 +40,5 @@ fi
 "$PYTHON" benchmarks/profile.py --states 1000000 --top 40
 "$PYTHON" benchmarks/profile.py --batch 100000 --top 40
 "$PYTHON" benchmarks/variants.py
-"$PYTHON" benchmarks/variants.py --states 10000000 --variants baseline dyads_in_pairs --rounds 2 --calls 3
+"$PYTHON" benchmarks/profile.py --states 10000000 --top 40 --results "$(mktemp -d)"   # profile_gpu.md there (results/profile_gpu_10m.md)
+"$PYTHON" benchmarks/variants.py --states 10000000 --variants baseline positions_by_array threats_in_rows dyads_in_pairs --rounds 2 --calls 3

@@ -4,6 +4,7 @@ import jax
 import pytest
 
 from diplosim import memory
+from diplosim import world as world_module
 from diplosim.engine import RunSpec, _run_chunk
 from diplosim.mechanisms.trade import calibrate_trade
 from diplosim.params import params_from
@@ -18,10 +19,17 @@ def test_world_bytes_matches_a_generated_world():
     assert abs(estimate - actual) <= 0.02 * actual
 
 
-def test_run_estimate_covers_what_xla_plans_for_a_step():
+@pytest.mark.parametrize("gpu_program", [False, True])
+def test_run_estimate_covers_what_xla_plans_for_a_step(monkeypatch, gpu_program):
+    """Above what XLA plans, and not far above, for the CPU's program and the GPU's (``world.gpu_program``)."""
+    monkeypatch.setattr(world_module, "GPU_PROGRAM", gpu_program)
     params = params_from()
     world = calibrate_trade(synthetic_scenario(5000, n_envoys=5).world, params)
-    compiled = _run_chunk.lower(world, params, jax.random.key(0), spec=RunSpec(), samples=4, every=1).compile()
+    jax.clear_caches()  # GPU_PROGRAM is read while tracing, and is not in jit's key
+    try:
+        compiled = _run_chunk.lower(world, params, jax.random.key(0), spec=RunSpec(), samples=4, every=1).compile()
+    finally:
+        jax.clear_caches()  # no trace of this choice left for the tests after
     plan = compiled.memory_analysis()
     planned = plan.argument_size_in_bytes + plan.output_size_in_bytes + plan.temp_size_in_bytes
     estimate = memory.run_bytes(memory.world_bytes(world.n_states, world.n_dyads, n_envoys=5))

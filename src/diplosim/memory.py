@@ -2,9 +2,13 @@
 
 A run holds the world (every array once), XLA's working set for one step, and
 the sampled history of a chunk.  The working set is linear in the world: the
-compiled step of synthetic worlds of 10^4 and 10^5 states needs 2.79 bytes of
-temporaries per byte of world (``Compiled.memory_analysis()``, JAX 0.10.2 on a
-CPU); ``WORKING_SET`` rounds that up.  The limit is the device's free memory (a
+compiled chunk of synthetic worlds of 5,000 to 10^5 states needs 0.98 to 1.04
+bytes of temporaries per byte of world, and its outputs (the world out and the
+history) 1.15 (``Compiled.memory_analysis()``, JAX 0.10.2 on a CPU, after
+change 26 of benchmarks/ROOFLINE.md; 2.79 and 1.47 bytes of temporaries before
+earlier changes).  ``WORKING_SET`` rounds the temporaries and the history up.
+On an H200 the device's peak was 2.83 to 2.87 times the world at 10^6 and 10^7
+states (benchmarks/results/suite.md), under the estimate's 4.  The limit is the device's free memory (a
 GPU's ``bytes_limit`` less what is in use) or, on a CPU, the memory the operating system reports
 available now.
 
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import jax
 
-WORKING_SET = 3.0  # XLA temporaries of one step per byte of world (measured 2.79, see above)
+WORKING_SET = 2.0  # XLA temporaries of one step and the history, per byte of world (measured 1.2, see above)
 GENERATION = 2.5  # host memory while the synthetic generator builds a world, per byte of world
 GIB = 2**30
 OVERHEAD = 256 * 2**20  # the runtime, the compiled program and small buffers, whatever the world
