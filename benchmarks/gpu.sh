@@ -40,5 +40,5 @@ export DIPLOSIM_BENCH_WORLDS=${DIPLOSIM_BENCH_WORLDS:-$(mktemp -d)}
 "$PYTHON" benchmarks/profile.py --states 1000000 --top 40
 "$PYTHON" benchmarks/profile.py --batch 100000 --top 40
 "$PYTHON" benchmarks/variants.py
-"$PYTHON" benchmarks/profile.py --states 10000000 --top 40 --results "$(mktemp -d)"   # profile_gpu.md there (results/profile_gpu_10m.md)
+"$PYTHON" benchmarks/profile.py --states 10000000 --top 40   # results/profile_gpu_10000000.md
 "$PYTHON" benchmarks/variants.py --states 10000000 --variants baseline positions_by_array threats_in_rows dyads_in_pairs --rounds 2 --calls 3

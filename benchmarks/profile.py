@@ -13,7 +13,8 @@ last part of the op_name: ``scatter-add``, ``gather``, ``add``...) and per opera
 ``--batch R`` it profiles ``simulate_batch``'s program instead: R runs of the Alaska scenario
 vmapped, ``--steps`` steps (52 unless given), the setting of the suite's ``batch`` rows.
 
-Writes ``benchmarks/results/profile_<backend>.md`` (``profile_<backend>_batch.md`` with ``--batch``;
+Writes ``benchmarks/results/profile_<backend>.md`` for the 10^6-state step (``profile_<backend>_<states>.md``
+for another ``--states``, ``profile_<backend>_batch.md`` with ``--batch``;
 another folder with ``--results``): the machine, the JAX version, the world, the
 step time under the profiler and the tables.  The profiler adds a little time per operation, so
 the per-step figure is for the shares, not for the record (``suite.py`` gives that).
@@ -223,7 +224,8 @@ def main() -> None:
         *waits,
     ]
     args.results.mkdir(parents=True, exist_ok=True)
-    out = args.results / f"profile_{common['backend']}{'_batch' if args.batch else ''}.md"
+    suffix = "_batch" if args.batch else "" if args.states == 1_000_000 else f"_{args.states}"  # the 10^6-state step's unsuffixed
+    out = args.results / f"profile_{common['backend']}{suffix}.md"
     out.write_text("\n".join(lines))
     print("\n".join(lines))
     print(f"wrote {out}")
