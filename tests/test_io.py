@@ -75,7 +75,7 @@ def test_schema_metadata_records_config_seed_versions_backend(alaska_run):
     assert meta["seed"] == 0 and meta["run_id"] == alaska_run.run_id
     assert meta["config"]["scenario"]["name"] == "alaska_2025" and meta["config"]["steps"] == 6
     assert {"jax", "pyarrow", "numpy", "hydra-core"} <= set(meta["versions"])
-    assert meta["jax_backend"] == "cpu"
+    assert meta["jax_backend"] == "cpu" and meta["jax_devices"] == 1
     raw = pq.read_schema(alaska_run.paths["metrics"]).metadata[METADATA_KEY]
     assert json.loads(raw) == read_metadata(alaska_run.paths["metrics"])
 

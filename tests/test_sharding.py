@@ -162,5 +162,21 @@ def test_cli_rejects_a_bad_sharding_value(tmp_path):
     assert list(Path(tmp_path).iterdir()) == []
 
 
+def test_a_sharded_run_says_on_how_many_devices_it_ran(tmp_path):
+    """The command's summary and the tables' metadata name the devices one world was split across."""
+    from diplosim.io import read_metadata
+
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={DEVICES}", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-m", "diplosim", "scenario=synthetic", "scenario.n_states=30", "steps=2", "engine.sharding=states",
+         "engine.compile_cache=", "engine.progress=false", "output.plot=false", f"hydra.run.dir={tmp_path}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 steps in" in done.stdout and f"on {DEVICES} devices (engine.sharding=states)" in done.stdout, done.stdout
+    meta = read_metadata(tmp_path / "metrics.parquet")
+    assert meta["jax_devices"] == DEVICES and meta["jax_backend"] == "cpu"
+
+
 if __name__ == "__main__":
     print(json.dumps(check(**json.loads(sys.argv[1]))))

@@ -31,6 +31,7 @@ from diplosim.io import canonical_json, run_metadata, run_tables, write_tables
 from diplosim.mechanisms.trade import calibrate_trade
 from diplosim.params import check_params, params_from
 from diplosim.scenario import Scenario, load_scenario
+from diplosim.sharding import devices_used
 
 
 @dataclass
@@ -42,6 +43,7 @@ class RunResult:
     trajectory: Trajectory | None  # None when the run had already finished in out_dir
     seconds: float
     events: pa.Table | None = None  # the events table as written (None: summary reads it from paths["events"])
+    devices: int = 1  # devices the run computed on: more than one where engine.sharding = states split the world
 
 
 def as_dict(cfg: DictConfig | dict) -> dict[str, Any]:
@@ -307,14 +309,15 @@ def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any
             finished["plot"] = _plot(finished["metrics"], out_dir, job.scenario, config["seed"])
         return RunResult(job.run_id, out_dir, finished, job.scenario, None, time.perf_counter() - started)
     trajectory = ready.trajectory if ready is not None else simulate_job(job)
+    devices = devices_used(config["engine"]["sharding"], job.device.platform)
     meta = run_metadata(run_id=job.run_id, scenario=job.scenario, config=job.recorded, seed=config["seed"],
-                        backend=job.device.platform, overrides=overrides)
+                        backend=job.device.platform, overrides=overrides, devices=devices)
     tables = run_tables(job.scenario, trajectory, job.run_id, overrides)
     paths = write_tables(out_dir, tables, meta)
     if config["output"]["plot"]:
         paths["plot"] = _plot(paths["metrics"], out_dir, job.scenario, config["seed"])
     seconds = time.perf_counter() - started + (ready.seconds if ready is not None else 0.0)
-    return RunResult(job.run_id, out_dir, paths, job.scenario, trajectory, seconds, tables["events"])
+    return RunResult(job.run_id, out_dir, paths, job.scenario, trajectory, seconds, tables["events"], devices)
 
 
 def _plot(metrics_path: Path, out_dir: Path, scenario: Scenario, seed: int) -> Path:
@@ -374,7 +377,8 @@ def summary(result: RunResult) -> str:
     width = max(len(name) for name, _ in rows)
     lines = [
         f"diplosim run {result.run_id}: scenario {result.scenario.name}, {len(result.scenario.states)} states, "
-        f"{steps[-1]} steps in {result.seconds:.1f} s",
+        f"{steps[-1]} steps in {result.seconds:.1f} s"
+        + (f" on {result.devices} devices (engine.sharding=states)" if result.devices > 1 else ""),
         f"{'metric':<{width}}  {'step ' + str(steps[0]):>12}  {'step ' + str(steps[-1]):>12}",
     ]
     lines += [f"{name:<{width}}  {float(v[0]):>12.3f}  {float(v[-1]):>12.3f}" for name, v in rows]

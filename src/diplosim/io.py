@@ -91,9 +91,11 @@ def _encode(value: Any) -> str:
 
 def run_metadata(
     *, run_id: str, scenario: Scenario, config: dict[str, Any], seed: int, backend: str,
-    overrides: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None, devices: int = 1,
 ) -> dict:
-    """What a reader needs to reproduce the run; ``overrides``: the columns ``run_tables`` added."""
+    """What a reader needs to reproduce the run; ``overrides``: the columns ``run_tables`` added;
+    ``devices``: how many devices of ``backend`` computed it (more than one: one world split across
+    them, ``engine.sharding = states``, whose float sums are added in another order)."""
     return {
         "run_id": run_id,
         "scenario": scenario.name,
@@ -103,6 +105,7 @@ def run_metadata(
         "overrides": dict(overrides or {}),
         "versions": package_versions(),
         "jax_backend": backend,
+        "jax_devices": devices,
     }
 
 

@@ -48,6 +48,12 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+def devices_used(mode: str, platform: str) -> int:
+    """How many devices a run with ``engine.sharding = mode`` on ``platform`` computes on: every device
+    of the platform when the world is split (``layout_for``), else one."""
+    return len(jax.devices(platform)) if check_mode(mode) == "states" else 1
+
+
 def _pad_to(size: int, parts: int) -> int:
     return -(-size // parts) * parts
 
