@@ -24,6 +24,7 @@ def _script(name: str, *args: str) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+@pytest.mark.slow  # 11 s each: the default suite is near its 10 minutes on the CI machine (629 s, 2026-11-27)
 @pytest.mark.parametrize("mode, name", [(["--states", "300"], "profile_cpu_300.md"), (["--batch", "3"], "profile_cpu_batch.md")])
 def test_profile_attributes_the_kernels_to_mechanisms(tmp_path, mode, name):
     _script("profile", *mode, "--steps", "2", "--top", "40", "--results", str(tmp_path))
