@@ -14,8 +14,8 @@
 # 52 steps 1.1 minutes, the variants at 10^6 states 1.7 minutes. In the eighth session (H200): the
 # suite at 10^6 and 10^7 states without batches 3.5 minutes (building the 10^7-state world on the host
 # about 100 s of it), four variants at 10^6 states 1.4 minutes, three at 10^7 states 3.4 minutes, the
-# profile at 10^7 states 0.5 minutes. Worlds built once are kept in $DIPLOSIM_BENCH_WORLDS (a folder
-# under /tmp unless set; the 10^7-state world takes 6.5 GB of disk) and read back by the later steps.
+# profile at 10^7 states 0.5 minutes. Worlds built once are kept in $DIPLOSIM_BENCH_WORLDS (unless set, a
+# folder under /tmp, removed at the end; the 10^7-state world takes 6.5 GB of disk) and read back by the later steps.
 # Run the steps apart where device time is short.
 # A machine that reaches no package index but has JAX with CUDA (this workplace's lent machines):
 # run with PYTHON=python3 and PYTHONPATH=src plus the missing packages, carried as wheels for that
@@ -32,7 +32,11 @@ if ! sees_gpu "$PYTHON"; then
     "$PYTHON" -m pip install --quiet -e '.[cuda]'
     sees_gpu "$PYTHON" || { echo "gpu.sh: JAX sees no GPU even with the CUDA extra (check the NVIDIA driver: nvidia-smi)" >&2; exit 1; }
 fi
-export DIPLOSIM_BENCH_WORLDS=${DIPLOSIM_BENCH_WORLDS:-$(mktemp -d)}
+if [ -z "${DIPLOSIM_BENCH_WORLDS:-}" ]; then  # a folder of our own: removed at the end (the 10^7-state world is 6.5 GB)
+    DIPLOSIM_BENCH_WORLDS=$(mktemp -d)
+    trap 'rm -rf "$DIPLOSIM_BENCH_WORLDS"' EXIT
+fi
+export DIPLOSIM_BENCH_WORLDS
 "$PYTHON" benchmarks/gpu_check.py
 "$PYTHON" benchmarks/suite.py --sizes 1000 10000 100000 1000000 10000000 --batches 1 100 10000 100000 "$@"
 "$PYTHON" benchmarks/scatters.py

@@ -93,7 +93,7 @@ def _by_seller_in_blocks(values, seller, n):
 
     from diplosim.world import blocked_segment_sum, take
 
-    order = jnp.argsort(seller, stable=True)  # depends on the world's fixed arrays only: XLA hoists it out of the loop
+    order = jnp.argsort(seller, stable=True)  # of the world's fixed arrays only: hoisted out of the loop (seen on a CPU)
     return blocked_segment_sum(take(values, order), take(seller, order), n)
 
 

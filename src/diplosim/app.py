@@ -309,7 +309,7 @@ def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any
             finished["plot"] = _plot(finished["metrics"], out_dir, job.scenario, config["seed"])
         return RunResult(job.run_id, out_dir, finished, job.scenario, None, time.perf_counter() - started)
     trajectory = ready.trajectory if ready is not None else simulate_job(job)
-    devices = devices_used(config["engine"]["sharding"], job.device.platform)
+    devices = devices_used(job.spec.sharding, job.device.platform)  # the setting the engine ran with
     meta = run_metadata(run_id=job.run_id, scenario=job.scenario, config=job.recorded, seed=config["seed"],
                         backend=job.device.platform, overrides=overrides, devices=devices)
     tables = run_tables(job.scenario, trajectory, job.run_id, overrides)
