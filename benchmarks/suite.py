@@ -183,13 +183,16 @@ def ops_rate_gs(elements: int | None = None, repeats: int = 7) -> float:
 
 def step_operations(world, params, spec) -> float:
     """The operations of one step (10^9): the scan's body, ``engine._one_step``, compiled alone and
-    counted by XLA (``operations``), sampling and event detection included."""
+    counted by XLA (``operations``), sampling and event detection included; with the carried
+    position distance where the engine carries it (``world.carries_distance``)."""
     import jax
 
     from diplosim.engine import _one_step
+    from diplosim.world import carries_distance, distance_cache
 
     one = jax.jit(functools.partial(_one_step, spec))
-    return operations(one.lower(params, jax.random.key(0), world, None).compile()) / 1e9
+    distance = jax.jit(distance_cache)(world) if carries_distance(world.n_dyads) else None
+    return operations(one.lower(params, jax.random.key(0), (world, distance), None).compile()) / 1e9
 
 
 def world_bytes(world) -> int:

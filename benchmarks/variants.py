@@ -34,6 +34,9 @@ The variants (``VARIANTS``):
   (``world.take_rows``): on the H200 at 10^7 states the rows took the step from 87.9 to 72.2 ms;
 - ``threats_in_rows``: the alliances' shared threat with the blocs' threats gathered as one row at each
   end (a candidate for a GPU; on this CPU the shared threat alone took 242 against 146 ms at 10^6 states);
+- ``distance_every_step``: the position distance computed anew for every dyad each step, as before
+  change 27, where the engine now carries it from step to step and recomputes it only at the dyads of
+  the states whose positions moved (``world.updated_distance``; the same numbers);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -198,6 +201,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "positions_by_array": lambda: _patched("diplosim.world", "_position_distance", _once(_position_distance_by_array)),
     "threats_in_rows": lambda: _patched("diplosim.mechanisms.alliances", "shared_threat", _shared_threat_in_rows),
     "dyads_in_pairs": contextlib.nullcontext,
+    "distance_every_step": lambda: _patched("diplosim.engine", "carries_distance", lambda n_dyads: False),
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code
 

@@ -36,7 +36,17 @@ from diplosim.mechanisms import (
 )
 from diplosim.mechanisms.metrics import detect_events, metrics
 from diplosim.params import Mechanisms, Params
-from diplosim.world import World, computed_once, map_shared, materialise, shared_axes, shared_of
+from diplosim.world import (
+    World,
+    carried_distance,
+    carries_distance,
+    computed_once,
+    distance_cache,
+    map_shared,
+    materialise,
+    shared_axes,
+    shared_of,
+)
 
 # Fixed per-mechanism key streams: adding a mechanism never changes another's draws.
 KEY_STREAM = {
@@ -138,24 +148,34 @@ def snapshot(world: World, spec: RunSpec) -> dict[str, Any]:
     return out
 
 
-def _one_step(spec: RunSpec, params: Params, run_key: jax.Array, world: World, _):
+def _one_step(spec: RunSpec, params: Params, run_key: jax.Array, carry: tuple[World, Any], _):
+    world, distance = carry  # distance: a world.DistanceCache, or None
     key = jax.random.fold_in(run_key, world.step)
-    new, m = step(world, params, key, spec.mechanisms)
+    with carried_distance(distance) as held:
+        new, m = step(world, params, key, spec.mechanisms)
     if spec.event_capacity:
         m = {**m, "events": detect_events(world, new, spec.event_capacity)}
     if spec.guard != "off":  # numerical guard: check (stop) or flag the new world; off traces nothing
         m = guard.inspect_step(new, m, spec.guard)
-    return new, m
+    return (new, held.cache), m
 
 
-def _chunk(world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int):
-    """``samples * every`` steps as one scan; a snapshot after each ``every`` steps."""
+def _chunk(world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int, keep_distance: bool = True):
+    """``samples * every`` steps as one scan; a snapshot after each ``every`` steps.
 
-    def sample_period(world, _):
-        world, per_step = jax.lax.scan(functools.partial(_one_step, spec, params, run_key), world, length=every)
-        return world, (per_step, snapshot(world, spec))
+    ``keep_distance``: a large world's position distance is carried from step to step and recomputed only
+    at the dyads of the states whose positions moved (``world.updated_distance``: the same values,
+    bit for bit).  Off in the batched and sharded programs: under ``vmap`` its ``lax.cond`` would
+    compute both branches, and split over devices its few scattered updates are not worth the traffic.
+    """
+    uses = spec.mechanisms.tension or spec.mechanisms.alliances
+    distance = distance_cache(world) if keep_distance and uses and carries_distance(world.n_dyads) else None
 
-    world, (per_step, snaps) = jax.lax.scan(sample_period, world, length=samples)
+    def sample_period(state, _):
+        state, per_step = jax.lax.scan(functools.partial(_one_step, spec, params, run_key), state, length=every)
+        return state, (per_step, snapshot(state[0], spec))
+
+    (world, _), (per_step, snaps) = jax.lax.scan(sample_period, (world, distance), length=samples)
     flatten = lambda x: x.reshape((samples * every,) + x.shape[2:])  # noqa: E731
     return world, jax.tree.map(flatten, per_step), snaps
 
@@ -177,7 +197,7 @@ def _run_chunk_batch(world: World, params: Params, run_keys: jax.Array, *, spec:
     [steps, runs, ...], as the scan writes it: the host then copies each chunk's rows as one
     block (``_Rows``), and the device transposes nothing.
     """
-    one_run = functools.partial(_chunk, spec=spec, samples=samples, every=every)
+    one_run = functools.partial(_chunk, spec=spec, samples=samples, every=every, keep_distance=False)
     axes = _world_axes(world, shared)
     return jax.vmap(one_run, in_axes=(axes, 0, 0), out_axes=(axes, 1, 1))(world, params, run_keys)
 
@@ -187,7 +207,7 @@ def _run_chunk_checked(
     world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int, batched: bool, shared: bool = False,
 ):
     """``_chunk`` (vmapped if ``batched``) under checkify, for engine.guard = stop: returns (error, outputs)."""
-    one_run = guard.checkified(functools.partial(_chunk, spec=spec, samples=samples, every=every))
+    one_run = guard.checkified(functools.partial(_chunk, spec=spec, samples=samples, every=every, keep_distance=not batched))
     if not batched:
         return one_run(world, params, run_key)
     axes = _world_axes(world, shared)
@@ -205,7 +225,7 @@ def _run_chunk_sharded(
     """
 
     def padded_chunk(padded, params, run_key):
-        world, per_step, snaps = _chunk(sharding.crop(padded, layout), params, run_key, spec=spec, samples=samples, every=every)
+        world, per_step, snaps = _chunk(sharding.crop(padded, layout), params, run_key, spec=spec, samples=samples, every=every, keep_distance=False)
         return sharding.refill(padded, world, layout), per_step, sharding.pad_snapshots(snaps, layout)
 
     return (guard.checkified(padded_chunk) if checked else padded_chunk)(padded, params, run_key)

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import functools
 import threading
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -439,18 +440,22 @@ def take_rows(columns: list[jax.Array], index: jax.Array) -> list[jax.Array]:
     return [rows[:, c] for c in range(len(columns))]
 
 
-@once
-def _position_distance(position: jax.Array, salience: jax.Array, src: jax.Array, dst: jax.Array) -> jax.Array:
+def _distance_between(position: jax.Array, salience: jax.Array, i: jax.Array, j: jax.Array) -> jax.Array:
     # one issue at a time, each end's positions, saliences and their total gathered as one row (take_rows)
     k = position.shape[1]
     columns = [position[:, c] for c in range(k)] + [salience[:, c] for c in range(k)] + [salience.sum(axis=1) + 1e-6]
-    at_i, at_j = take_rows(columns, src), take_rows(columns, dst)
+    at_i, at_j = take_rows(columns, i), take_rows(columns, j)
     weighted_i = weighted_j = 0.0
     for c in range(k):
         gap = jnp.abs(at_i[c] - at_j[c])
         weighted_i = weighted_i + at_i[k + c] * gap
         weighted_j = weighted_j + at_j[k + c] * gap
-    return materialise(0.5 * (weighted_i / at_i[2 * k] + weighted_j / at_j[2 * k]))
+    return 0.5 * (weighted_i / at_i[2 * k] + weighted_j / at_j[2 * k])
+
+
+@once
+def _position_distance(position: jax.Array, salience: jax.Array, src: jax.Array, dst: jax.Array) -> jax.Array:
+    return materialise(_distance_between(position, salience, src, dst))
 
 
 def mutual_sanction(dyads: Dyads) -> jax.Array:
@@ -481,9 +486,103 @@ def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
 
     Tension and alliances both read it, in a step where positions do not change between them:
     computed once for both (``once``), in memory (left fusible, its gathers would be recomputed
-    inside each reader).
+    inside each reader).  Within ``carried_distance`` (the engine's runs of large worlds) it is
+    the carried distance, brought up to date at the dyads of the states whose positions moved
+    (``updated_distance``).
     """
-    return _position_distance(states.position, states.salience, dyads.src, dyads.dst)
+    held = getattr(_step_scope, "distance", None)
+    if held is None:
+        return _position_distance(states.position, states.salience, dyads.src, dyads.dst)
+    if held.cache.position is not states.position or held.cache.salience is not states.salience:
+        held.cache = updated_distance(held.cache, states, dyads)
+    return held.cache.distance
+
+
+@_pytree
+class DistanceCache:
+    """Every dyad's position distance (``dyad_position_distance``), with the positions and saliences
+    it was computed from: carried from step to step by the engine's scan (``carried_distance``)."""
+
+    position: Any
+    salience: Any
+    distance: Any
+    n_moved: int = dataclasses.field(metadata={"static": True})  # the most states talks move in a step
+
+
+CARRY_DISTANCE_FROM = 1 << 16  # dyads: smaller worlds compute the distance anew each step
+MOVED_DYADS_SHARE = 16  # the dyads recomputed in a step at most: 1/16 of them (else all of them)
+
+
+def carries_distance(n_dyads: int) -> bool:
+    """Whether the engine's unbatched runs carry the distance for a world of ``n_dyads`` dyads."""
+    return n_dyads >= CARRY_DISTANCE_FROM
+
+
+def distance_cache(world: World) -> DistanceCache:
+    """The distance of every dyad of ``world``, computed anew."""
+    s, d = world.states, world.dyads
+    seats = 2 * world.envoys.principal.shape[-1] + world.events.member_state.shape[-1]  # an envoy's two states; a summit's
+    distance = materialise(_distance_between(s.position, s.salience, d.src, d.dst))
+    return DistanceCache(s.position, s.salience, distance, n_moved=max(1, min(world.n_states, seats)))
+
+
+def updated_distance(cache: DistanceCache, states: States, dyads: Dyads) -> DistanceCache:
+    """``cache`` for the positions and saliences of ``states``: the same values as ``distance_cache``,
+    bit for bit, at a fraction of its cost where few states moved.
+
+    Positions move only in talks, a step's at most an envoy's two states and a summit's members (at
+    most 2,005 of the benchmark's 10^6 states; a few in its runs), and a dyad's distance depends on
+    its two states alone.  The dyads into a moved state are one run of the list (sorted by destination) and those
+    out of it their reverses; the distance is symmetric (the same operations at i->j and j->i), so
+    each is computed once, at the dyad into the moved state, and written at both.  At most
+    ``cache.n_moved`` states (the envoys' and summit seats' count) and 1/``MOVED_DYADS_SHARE`` of the dyads
+    are recomputed this way; a step that moves more recomputes every dyad (``lax.cond``).
+    """
+    e = dyads.src.shape[0]
+    dyad, overflow = moved_dyads(cache, states, dyads)
+
+    def some() -> jax.Array:
+        at = jnp.minimum(dyad, e - 1)
+        value = _distance_between(states.position, states.salience, take(dyads.src, at), take(dyads.dst, at))
+        back = jnp.where(dyad < e, take(dyads.reverse, at), e)
+        return cache.distance.at[dyad].set(value, mode="drop").at[back].set(value, mode="drop")
+
+    def every() -> jax.Array:
+        return _distance_between(states.position, states.salience, dyads.src, dyads.dst)
+
+    distance = jax.lax.cond(overflow, every, some)
+    return DistanceCache(states.position, states.salience, materialise(distance), n_moved=cache.n_moved)
+
+
+def moved_dyads(cache: DistanceCache, states: States, dyads: Dyads) -> tuple[jax.Array, jax.Array]:
+    """The dyads into the states whose position or salience differs from ``cache``'s, ascending,
+    padded with E to 1/``MOVED_DYADS_SHARE`` of the dyads (i32), and whether they overflow that, or
+    more than ``cache.n_moved`` states moved (bool[])."""
+    n, e = states.position.shape[0], dyads.src.shape[0]
+    capacity = max(1, e // MOVED_DYADS_SHARE)
+    moved = jnp.any(states.position != cache.position, axis=1) | jnp.any(states.salience != cache.salience, axis=1)
+    which = first_true(moved, cache.n_moved, n)  # ascending; n where fewer moved
+    start = searchsorted(dyads.dst, which)  # the run of dyads into each moved state
+    count = searchsorted(dyads.dst, which + 1) - start
+    end = jnp.cumsum(count)  # each moved state's slots: [end - count, end)
+    total = end[-1]
+    slot = jnp.arange(capacity, dtype=INT)
+    owner = jnp.minimum(jnp.searchsorted(end, slot, side="right", method="scan_unrolled" if unrolled() else "scan"), cache.n_moved - 1)
+    dyad = jnp.where(slot < total, start[owner] + slot - (end[owner] - count[owner]), e).astype(INT)
+    return dyad, (moved.sum() > cache.n_moved) | (total > capacity)
+
+
+@contextlib.contextmanager
+def carried_distance(cache: DistanceCache | None):
+    """Within this, ``dyad_position_distance`` reads and updates ``cache`` (None: computes anew);
+    yields the holder whose ``cache`` is the one to carry to the next step."""
+    held = None if cache is None else types.SimpleNamespace(cache=cache)
+    saved = getattr(_step_scope, "distance", None)
+    _step_scope.distance = held
+    try:
+        yield held if held is not None else types.SimpleNamespace(cache=None)
+    finally:
+        _step_scope.distance = saved
 
 
 FLOAT = jnp.float32
