@@ -4,6 +4,7 @@ bit, as computed anew for every dyad."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import jax
@@ -142,3 +143,40 @@ def test_only_large_worlds_and_single_runs_carry_it(monkeypatch):
     engine._run_chunk_batch.lower(runs, jax.tree.map(lambda x: jnp.stack([x, x]), params), jax.random.split(jax.random.key(0), 2),
                                   spec=spec, samples=1, every=1)
     assert calls == []
+
+
+def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
+    """``simulate`` in chunks of 4 steps: the distance computed once a run, each chunk starting from the
+    last one's; the same world and history, bit for bit, as a run that computes it anew each step."""
+    from diplosim import programs
+
+    monkeypatch.setattr(programs, "_directory", lambda: None)  # the patched threshold is not in a kept program's key
+    monkeypatch.setattr(W, "CARRY_DISTANCE_FROM", 0)
+    world, params = _alaska(), params_from()
+    spec = RunSpec(every=4, sample_states=True, sample_dyads=True)
+    counts = {"computed": 0, "chunks": 0}
+    computed, carrying = engine._distance_of, engine._run_chunk_carrying
+
+    def counted_computed(*args):
+        counts["computed"] += 1
+        return computed(*args)
+
+    def counted_chunks(*args, **static):
+        counts["chunks"] += 1
+        assert isinstance(args[1], W.DistanceCache)
+        return carrying(*args, **static)
+
+    monkeypatch.setattr(engine, "_distance_of", counted_computed)
+    monkeypatch.setattr(engine, "_run_chunk_carrying", counted_chunks)
+    carried = engine.simulate(world, params, jax.random.key(5), 52, spec, chunk_steps=4)
+    assert counts == {"computed": 1, "chunks": 13}
+    monkeypatch.setattr(engine, "carries_distance", lambda n_dyads: False)
+    anew = engine.simulate(world, params, jax.random.key(5), 52, spec, chunk_steps=4)
+    assert counts == {"computed": 1, "chunks": 13}  # not carried
+    assert (np.asarray(carried[0].states.position) != np.asarray(world.states.position)).any()
+    as_leaves = lambda run: jax.tree.leaves((run[0], dataclasses.asdict(run[1])))  # noqa: E731
+    assert len(as_leaves(carried)) > 50  # the world, every metric, the events, the sampled states and dyads
+    for a, b in zip(as_leaves(carried), as_leaves(anew)):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -160,27 +160,42 @@ def _one_step(spec: RunSpec, params: Params, run_key: jax.Array, carry: tuple[Wo
     return (new, held.cache), m
 
 
+def keeps_distance(world: World, spec: RunSpec) -> bool:
+    """Whether an unbatched run of ``world`` carries its position distance from step to step: a large
+    world (``world.carries_distance``) where tension or alliances read it."""
+    return carries_distance(world.n_dyads) and (spec.mechanisms.tension or spec.mechanisms.alliances)
+
+
 def _chunk(world: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int, keep_distance: bool = True):
     """``samples * every`` steps as one scan; a snapshot after each ``every`` steps.
 
     ``keep_distance``: a large world's position distance is carried from step to step and recomputed only
     at the dyads of the states whose positions moved (``world.updated_distance``: the same values,
-    bit for bit).  Off in the batched and sharded programs: under ``vmap`` its ``lax.cond`` would
-    compute both branches, and split over devices its few scattered updates are not worth the traffic.
+    bit for bit), here computed anew for the chunk (``_chunk_carrying`` takes it from the chunk before).
+    Off in the batched and sharded programs: under ``vmap`` its ``lax.cond`` would compute both
+    branches, and split over devices its few scattered updates are not worth the traffic.
     """
-    uses = spec.mechanisms.tension or spec.mechanisms.alliances
-    distance = distance_cache(world) if keep_distance and uses and carries_distance(world.n_dyads) else None
+    distance = distance_cache(world) if keep_distance and keeps_distance(world, spec) else None
+    world, _, per_step, snaps = _chunk_carrying(world, distance, params, run_key, spec=spec, samples=samples, every=every)
+    return world, per_step, snaps
+
+
+def _chunk_carrying(world: World, distance: Any, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int):
+    """``_chunk`` from the carried distance of the chunk before (a ``world.DistanceCache``, or None:
+    none carried); returns the world, the distance to carry to the next, the steps' rows and the snapshots."""
 
     def sample_period(state, _):
         state, per_step = jax.lax.scan(functools.partial(_one_step, spec, params, run_key), state, length=every)
         return state, (per_step, snapshot(state[0], spec))
 
-    (world, _), (per_step, snaps) = jax.lax.scan(sample_period, (world, distance), length=samples)
+    (world, distance), (per_step, snaps) = jax.lax.scan(sample_period, (world, distance), length=samples)
     flatten = lambda x: x.reshape((samples * every,) + x.shape[2:])  # noqa: E731
-    return world, jax.tree.map(flatten, per_step), snaps
+    return world, distance, jax.tree.map(flatten, per_step), snaps
 
 
 _run_chunk = jax.jit(_chunk, static_argnames=("spec", "samples", "every"))
+_run_chunk_carrying = jax.jit(_chunk_carrying, static_argnames=("spec", "samples", "every"))
+_distance_of = jax.jit(distance_cache)
 
 
 def _world_axes(world: World, shared: bool):
@@ -505,6 +520,15 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
             history["snaps"].add(snaps if layout is None else sharding.crop_snapshots(jax.device_get(snaps), layout))
         if bar is not None:
             bar.update(steps_done)
+
+    if not batched and layout is None and spec.guard != "stop" and keeps_distance(world, spec):
+        # a large world's position distance, computed once a run and carried from chunk to chunk
+        distance = programs.call(_distance_of, world)
+
+        def runner(world, params, key, **static):
+            nonlocal distance
+            world, distance, per_step, snaps = programs.call(_run_chunk_carrying, world, distance, params, key, **static)
+            return world, per_step, snaps
 
     waiting = None  # the last chunk's rows, on their way to the host
     for (samples, every), kept in zip(plan, samples_of):

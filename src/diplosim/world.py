@@ -501,7 +501,8 @@ def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
 @_pytree
 class DistanceCache:
     """Every dyad's position distance (``dyad_position_distance``), with the positions and saliences
-    it was computed from: carried from step to step by the engine's scan (``carried_distance``)."""
+    it was computed from: carried from step to step by the engine's scan (``carried_distance``), and
+    from chunk to chunk by ``engine.simulate``."""
 
     position: Any
     salience: Any
