@@ -488,7 +488,8 @@ def dyad_position_distance(states: States, dyads: Dyads) -> jax.Array:
     computed once for both (``once``), in memory (left fusible, its gathers would be recomputed
     inside each reader).  Within ``carried_distance`` (the engine's runs of large worlds) it is
     the carried distance, brought up to date at the dyads of the states whose positions moved
-    (``updated_distance``).
+    (``updated_distance``); as for a ``once`` function, call it at the step's level, not first inside
+    a ``lax.cond`` branch or loop body.
     """
     held = getattr(_step_scope, "distance", None)
     if held is None:
