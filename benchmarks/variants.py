@@ -37,6 +37,8 @@ The variants (``VARIANTS``):
 - ``distance_every_step``: the position distance computed anew for every dyad each step, as before
   change 27, where the engine now carries it from step to step and recomputes it only at the dyads of
   the states whose positions moved (``world.updated_distance``; the same numbers);
+- ``cap_every_step``: the ceasefires' cap on conflict taken at every dyad each step, as before change
+  28, where tension now takes it only in a step with a ceasefire in force (``tension.capped_by_ceasefires``);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -149,6 +151,15 @@ def _shared_threat_in_rows(world, n_blocs):
     return shared
 
 
+def _capped_every_step(world, params, conflict):
+    """``tension.capped_by_ceasefires`` as before change 28: the cap taken at every dyad, every step."""
+    import jax.numpy as jnp
+
+    from diplosim.mechanisms.tension import ceasefire_cap
+
+    return jnp.minimum(conflict, ceasefire_cap(world, params))
+
+
 @contextlib.contextmanager
 def _patched(module_name: str, name: str, replacement: Any) -> Iterator[None]:
     """``module_name.name`` set to ``replacement`` for the block (read while the variant is traced)."""
@@ -202,6 +213,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "threats_in_rows": lambda: _patched("diplosim.mechanisms.alliances", "shared_threat", _shared_threat_in_rows),
     "dyads_in_pairs": contextlib.nullcontext,
     "distance_every_step": lambda: _patched("diplosim.engine", "carries_distance", lambda n_dyads: False),
+    "cap_every_step": lambda: _patched("diplosim.mechanisms.tension", "capped_by_ceasefires", _capped_every_step),
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code
 

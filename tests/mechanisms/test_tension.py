@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from diplosim.mechanisms.tension import tension_and_conflict, tension_drive
+from diplosim.mechanisms.tension import capped_by_ceasefires, ceasefire_cap, tension_and_conflict, tension_drive
 from diplosim.params import params_from
 from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, replace
 from worlds import TINY_INDEX
@@ -59,6 +59,28 @@ def test_ceasefire_caps_conflict(world):
     dyads = replace(world.dyads, conflict=world.dyads.conflict.at[A_C].set(0.8).at[C_A].set(0.8))
     after = tension_and_conflict(world.replace(agreements=agreements, dyads=dyads), params, KEY)
     assert after.dyads.conflict[A_C] == pytest.approx(0.1) and after.dyads.conflict[C_A] == pytest.approx(0.1)
+
+
+
+def _with_ceasefire(world, status: str):
+    a = world.agreements
+    return world.replace(agreements=replace(a, party_a=a.party_a.at[0].set(2), party_b=a.party_b.at[0].set(0),
+                                            kind=a.kind.at[0].set(AGREEMENT_KINDS.index("ceasefire")),
+                                            status=a.status.at[0].set(AGREEMENT_STATUS.index(status))))
+
+
+@pytest.mark.parametrize("status", ["in_force", "violated", "empty"])
+def test_the_cap_is_taken_only_in_a_step_with_a_ceasefire_in_force(world, status):
+    """``capped_by_ceasefires`` skips the pass where no ceasefire is in force: the same values as the
+    cap taken at every dyad, capped only where one is."""
+    params = params_from({**QUIET, "ceasefire_cap": 0.1})
+    w = _with_ceasefire(world, status)
+    conflict = world.dyads.conflict.at[A_C].set(0.8).at[C_A].set(0.8).at[A_B].set(0.6)
+    got = np.asarray(jax.jit(capped_by_ceasefires)(w, params, conflict))
+    np.testing.assert_array_equal(got, np.minimum(np.asarray(conflict), np.asarray(ceasefire_cap(w, params))))
+    capped = status == "in_force"
+    assert (got[A_C], got[C_A]) == ((np.float32(0.1),) * 2 if capped else (np.float32(0.8),) * 2)
+    assert got[A_B] == (np.float32(0.1) if capped else np.float32(0.6))  # A is a party: its every dyad
 
 
 def test_incidents_depend_on_the_key_and_stay_in_range(world):

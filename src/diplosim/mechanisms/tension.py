@@ -47,6 +47,14 @@ def ceasefire_cap(world: World, params: Params) -> jax.Array:
     return jnp.where(take(bound, d.src) | take(bound, d.dst), params.ceasefire_cap, 1.0)
 
 
+def capped_by_ceasefires(world: World, params: Params, conflict: jax.Array) -> jax.Array:
+    """``min(conflict, ceasefire_cap)``, with the cap's pass over every dyad only in a step where a
+    ceasefire is in force (vmapped: both, selected).  The two gathers of the parties at each dyad
+    took some 70 ms of the 10^6-state step on a CPU (benchmarks/ROOFLINE.md, change 28)."""
+    bound = parties_to(world, "ceasefire")
+    return jax.lax.cond(bound.any(), lambda c: jnp.minimum(c, ceasefire_cap(world, params)), lambda c: c, conflict)
+
+
 def conflict_with_own_bloc(world: World) -> jax.Array:
     """For each dyad i->j, the highest conflict between j and any member of i's bloc: f32[E] in [0, 1]."""
     # (bloc of i, j): one scatter-max over every dyad, shared with the economy, read back per dyad
@@ -83,5 +91,5 @@ def tension_and_conflict(world: World, params: Params, key: jax.Array) -> World:
         - params.conflict_deescalation * jnp.maximum(params.conflict_threshold - tension, 0.0)
     )
     conflict = jnp.maximum(conflict, take(conflict, d.reverse))
-    conflict = jnp.minimum(conflict.clip(0.0, 1.0), ceasefire_cap(world, params))
+    conflict = capped_by_ceasefires(world, params, conflict.clip(0.0, 1.0))
     return replace(world, dyads=replace(d, tension=tension, conflict=conflict))
