@@ -184,14 +184,13 @@ def ops_rate_gs(elements: int | None = None, repeats: int = 7) -> float:
 def step_operations(world, params, spec) -> float:
     """The operations of one step (10^9): the scan's body, ``engine._one_step``, compiled alone and
     counted by XLA (``operations``), sampling and event detection included; with the carried
-    position distance where the engine carries it (``world.carries_distance``)."""
+    position distance where the engine carries it (``engine.keeps_distance``)."""
     import jax
 
-    from diplosim.engine import _one_step
-    from diplosim.world import carries_distance, distance_cache
+    from diplosim.engine import _distance_of, _one_step, keeps_distance
 
     one = jax.jit(functools.partial(_one_step, spec))
-    distance = jax.jit(distance_cache)(world) if carries_distance(world.n_dyads) else None
+    distance = _distance_of(world) if keeps_distance(world, spec) else None
     return operations(one.lower(params, jax.random.key(0), (world, distance), None).compile()) / 1e9
 
 

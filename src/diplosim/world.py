@@ -569,7 +569,7 @@ def moved_dyads(cache: DistanceCache, states: States, dyads: Dyads) -> tuple[jax
     end = jnp.cumsum(count)  # each moved state's slots: [end - count, end)
     total = end[-1]
     slot = jnp.arange(capacity, dtype=INT)
-    owner = jnp.minimum(jnp.searchsorted(end, slot, side="right", method="scan_unrolled" if unrolled() else "scan"), cache.n_moved - 1)
+    owner = jnp.minimum(searchsorted(end, slot + 1), cache.n_moved - 1)  # the first state whose slots end past the slot
     dyad = jnp.where(slot < total, start[owner] + slot - (end[owner] - count[owner]), e).astype(INT)
     return dyad, (moved.sum() > cache.n_moved) | (total > capacity)
 
@@ -578,11 +578,11 @@ def moved_dyads(cache: DistanceCache, states: States, dyads: Dyads) -> tuple[jax
 def carried_distance(cache: DistanceCache | None):
     """Within this, ``dyad_position_distance`` reads and updates ``cache`` (None: computes anew);
     yields the holder whose ``cache`` is the one to carry to the next step."""
-    held = None if cache is None else types.SimpleNamespace(cache=cache)
+    held = types.SimpleNamespace(cache=cache)
     saved = getattr(_step_scope, "distance", None)
-    _step_scope.distance = held
+    _step_scope.distance = None if cache is None else held
     try:
-        yield held if held is not None else types.SimpleNamespace(cache=None)
+        yield held
     finally:
         _step_scope.distance = saved
 

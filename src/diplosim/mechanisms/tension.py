@@ -40,9 +40,11 @@ from diplosim.world import (
 )
 
 
-def ceasefire_cap(world: World, params: Params) -> jax.Array:
-    """Highest conflict allowed on each dyad: f32[E], ceasefire_cap where either side is under a ceasefire, else 1."""
-    bound = parties_to(world, "ceasefire")
+def ceasefire_cap(world: World, params: Params, bound: jax.Array | None = None) -> jax.Array:
+    """Highest conflict allowed on each dyad: f32[E], ceasefire_cap where either side is under a ceasefire, else 1.
+
+    ``bound``: the states party to a ceasefire in force, where the caller has them already."""
+    bound = parties_to(world, "ceasefire") if bound is None else bound
     d = world.dyads
     return jnp.where(take(bound, d.src) | take(bound, d.dst), params.ceasefire_cap, 1.0)
 
@@ -52,7 +54,7 @@ def capped_by_ceasefires(world: World, params: Params, conflict: jax.Array) -> j
     ceasefire is in force (vmapped: both, selected).  The two gathers of the parties at each dyad
     took some 70 ms of the 10^6-state step on a CPU (benchmarks/ROOFLINE.md, change 28)."""
     bound = parties_to(world, "ceasefire")
-    return jax.lax.cond(bound.any(), lambda c: jnp.minimum(c, ceasefire_cap(world, params)), lambda c: c, conflict)
+    return jax.lax.cond(bound.any(), lambda c: jnp.minimum(c, ceasefire_cap(world, params, bound)), lambda c: c, conflict)
 
 
 def conflict_with_own_bloc(world: World) -> jax.Array:
