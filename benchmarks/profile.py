@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, markdown_table, step_world  # noqa: E402
+from suite import _common, markdown_table, step_program, step_world  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 # name = shape opcode(: the shape one token, or a tuple (a multi-output fusion's: a GPU's costliest kernels)
@@ -159,7 +159,7 @@ def main() -> None:
     use_huge_pages()  # as the diplosim command does (diplosim.process)
     import jax
 
-    from diplosim.engine import RunSpec, _pipeline, _run_chunk, _run_chunk_batch, _runs_of
+    from diplosim.engine import RunSpec, _pipeline, _run_chunk_batch, _runs_of
     from diplosim.mechanisms.trade import calibrate_trade
     from diplosim.params import params_from, stack_params
     from diplosim.scenario import load_scenario_file
@@ -181,9 +181,8 @@ def main() -> None:
         spec = RunSpec(every=args.steps, sample_states=False, event_capacity=0)
         compiled = _run_chunk_batch.lower(*inputs, spec=spec, samples=1, every=args.steps, shared=True).compile()
     else:
-        world, params, spec = step_world(args.states)  # the suite's step rows'
-        inputs = (world, params, jax.random.key(0))
-        compiled = _run_chunk.lower(*inputs, spec=spec, samples=args.steps, every=1).compile()
+        world, params, spec = step_world(args.states)  # the suite's step rows', run as simulate runs them
+        compiled, inputs, _ = step_program(world, params, jax.random.key(0), spec, args.steps)
     known = instructions(compiled.as_text(), {name for name, _ in _pipeline(world.n_blocs)} | {"metrics"})
     jax.block_until_ready(compiled(*inputs))  # warm
     with tempfile.TemporaryDirectory() as trace_dir:

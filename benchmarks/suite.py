@@ -14,7 +14,9 @@ and backend, and the date.
 What is measured, for the full model (every mechanism on, states sampled
 every step, the endogenous event log on, as in a default run):
 - ``compile_s``: compiling one chunk of ``--steps`` steps;
-- ``step_ms``: median over ``--repeats`` runs of that chunk, per step;
+- ``step_ms``: median over ``--repeats`` runs of that chunk, per step, run as ``simulate`` runs
+  it (``step_program``: a large world's position distance computed before the chunk and carried
+  through it; rows before 2026-11-28, tenth session, computed it at each chunk's start);
 - ``peak_mb``: the process's peak resident memory (CPU) or the device's peak
   bytes in use (GPU);
 - ``floor_ms`` and ``over_floor``: the memory-bandwidth floor of a step (each
@@ -63,6 +65,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
@@ -244,21 +247,49 @@ def step_world(n_states: int):
     return world, params, RunSpec(every=1, sample_states=True, sample_dyads=False, event_capacity=64)
 
 
+class StepProgram(NamedTuple):
+    """The compiled chunk of the step rows and what it is called with: ``compiled(*args)``."""
+
+    compiled: Any
+    args: tuple
+    carried: bool  # the position distance computed before the chunk and carried through it
+
+    def outputs(self, out: tuple) -> tuple:
+        """The chunk's (world, per-step rows, snapshots), either way (without the carried distance)."""
+        return (out[0], *out[-2:])
+
+
+def step_program(world, params, key, spec, steps: int) -> StepProgram:
+    """``steps`` steps of ``world`` as ``simulate`` runs them, compiled: where the engine carries the
+    position distance (``engine.keeps_distance``: 65,536 dyads or more), computed once before the chunk
+    (``engine._distance_of``, as ``simulate`` does once a run) and carried through it
+    (``engine._run_chunk_carrying``); else ``engine._run_chunk``.  Timing ``_run_chunk`` alone would
+    count the distance's full computation once a call: some 25 ms a step of the 10^6-state world in
+    calls of 10 steps, which a run pays once (benchmarks/ROOFLINE.md, change 29)."""
+    import jax
+
+    from diplosim.engine import _distance_of, _run_chunk, _run_chunk_carrying, keeps_distance
+
+    if keeps_distance(world, spec):
+        args = (world, jax.block_until_ready(_distance_of(world)), params, key)
+        return StepProgram(_run_chunk_carrying.lower(*args, spec=spec, samples=steps, every=1).compile(), args, True)
+    args = (world, params, key)
+    return StepProgram(_run_chunk.lower(*args, spec=spec, samples=steps, every=1).compile(), args, False)
+
+
 def measure_world(n_states: int, steps: int, repeats: int) -> dict:
     """One synthetic world, in this process (called in a child process per size)."""
     import jax
 
-    from diplosim.engine import _run_chunk
-
     world, params, spec = step_world(n_states)
     key = jax.random.key(0)
     started = time.perf_counter()
-    compiled = _run_chunk.lower(world, params, key, spec=spec, samples=steps, every=1).compile()
+    program = step_program(world, params, key, spec, steps)
     compile_s = time.perf_counter() - started
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        jax.block_until_ready(compiled(world, params, key))
+        jax.block_until_ready(program.compiled(*program.args))
         times.append((time.perf_counter() - started) / steps)
     step_s = statistics.median(times)
     peak = peak_mb()  # before the bandwidth probe allocates its own arrays

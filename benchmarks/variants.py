@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record, step_world  # noqa: E402
+from suite import _common, record, step_program, step_world  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "variant", "calls", "median_ms", "over_baseline",
@@ -235,8 +235,6 @@ def max_rel_diff(baseline, variant) -> float:
 def measure(states: int, names: list[str], rounds: int, calls: int, steps: int = 10, programs: Path | None = None) -> list[dict]:
     import jax
 
-    from diplosim.engine import _run_chunk
-
     world, params, spec = step_world(states)
     worlds = {name: WORLDS[name](world) if name in WORLDS else world for name in names}
     key = jax.random.key(0)
@@ -245,12 +243,13 @@ def measure(states: int, names: list[str], rounds: int, calls: int, steps: int =
         with VARIANTS[name]():
             jax.clear_caches()  # traced anew, with this variant's code
             started = time.perf_counter()
-            compiled[name] = _run_chunk.lower(worlds[name], params, key, spec=spec, samples=steps, every=1).compile()
+            compiled[name] = step_program(worlds[name], params, key, spec, steps)  # as simulate runs a chunk
         if programs is not None:  # the optimised program, to read a GPU's fusions on a machine without one
             programs.mkdir(parents=True, exist_ok=True)
             with gzip.open(programs / f"{name}_{states}.hlo.txt.gz", "wt") as file:
-                file.write(compiled[name].as_text())
-        finals[name] = jax.block_until_ready(compiled[name](worlds[name], params, key))  # world, metrics, snapshots
+                file.write(compiled[name].compiled.as_text())
+        program = compiled[name]  # world, metrics, snapshots:
+        finals[name] = program.outputs(jax.block_until_ready(program.compiled(*program.args)))
         print(f"{name}: compiled in {time.perf_counter() - started:.1f} s", flush=True)
     jax.clear_caches()
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -258,7 +257,7 @@ def measure(states: int, names: list[str], rounds: int, calls: int, steps: int =
         for name in names:
             for _ in range(calls):
                 started = time.perf_counter()
-                jax.block_until_ready(compiled[name](worlds[name], params, key))
+                jax.block_until_ready(compiled[name].compiled(*compiled[name].args))
                 times[name].append((time.perf_counter() - started) / steps * 1e3)
     base = statistics.median(times[names[0]])
     rows = []

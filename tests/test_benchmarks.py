@@ -292,6 +292,32 @@ def test_a_step_counts_hundreds_of_operations_per_dyad():
     assert 100 < per_dyad < 10_000, per_dyad
 
 
+def test_the_step_rows_run_the_chunk_as_simulate_does(monkeypatch):
+    """``step_program``: where the engine carries the position distance, the timed chunk takes it
+    computed before the call (``_run_chunk_carrying``), as ``simulate`` does once a run, instead of
+    computing it at the chunk's start; the world, rows and snapshots are the same bit for bit."""
+    import jax
+    import numpy as np
+
+    import diplosim.world as W
+
+    suite = _suite()
+    world, params, spec = suite.step_world(300)
+    key = jax.random.key(0)
+    small = suite.step_program(world, params, key, spec, 3)
+    assert not small.carried and len(small.args) == 3
+    monkeypatch.setattr(W, "CARRY_DISTANCE_FROM", 0)
+    jax.clear_caches()
+    large = suite.step_program(world, params, key, spec, 3)
+    assert large.carried and isinstance(large.args[1], W.DistanceCache)
+    assert small.compiled.as_text().startswith("HloModule jit__chunk,")
+    assert large.compiled.as_text().startswith("HloModule jit__chunk_carrying,")
+    plain = small.outputs(small.compiled(*small.args))
+    carried = large.outputs(large.compiled(*large.args))
+    for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(carried), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_dyads_in_pairs_keeps_every_dyad_and_what_points_at_it():
     """``variants.in_pairs``: the same dyads, each next to its reverse (``reverse`` = ``e ^ 1``),
     and every dyad index of the world (envoys, schedule, watched dyads, energy routes) still names
