@@ -39,6 +39,9 @@ The variants (``VARIANTS``):
   the states whose positions moved (``world.updated_distance``; the same numbers);
 - ``cap_every_step``: the ceasefires' cap on conflict taken at every dyad each step, as before change
   28, where tension now takes it only in a step with a ceasefire in force (``tension.capped_by_ceasefires``);
+- ``masks_reversed_apart``: the decisions' two masks read at the reverse dyad (the ceasefire
+  proposals and the signals) gathered one at a time, as before change 30, where the model now packs
+  them into one uint8 array and gathers it once (``decisions.reversed_masks``; the same numbers);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -160,6 +163,12 @@ def _capped_every_step(world, params, conflict):
     return jnp.minimum(conflict, ceasefire_cap(world, params))
 
 
+def _reversed_masks_apart(first, second, dyads):
+    from diplosim.world import reverse_of
+
+    return reverse_of(first, dyads), reverse_of(second, dyads)
+
+
 @contextlib.contextmanager
 def _patched(module_name: str, name: str, replacement: Any) -> Iterator[None]:
     """``module_name.name`` set to ``replacement`` for the block (read while the variant is traced)."""
@@ -214,6 +223,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "dyads_in_pairs": contextlib.nullcontext,
     "distance_every_step": lambda: _patched("diplosim.engine", "carries_distance", lambda n_dyads: False),
     "cap_every_step": lambda: _patched("diplosim.mechanisms.tension", "capped_by_ceasefires", _capped_every_step),
+    "masks_reversed_apart": lambda: _patched("diplosim.mechanisms.decisions", "reversed_masks", _reversed_masks_apart),
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code
 

@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from diplosim.mechanisms.decisions import apply_actions, decisions, default_actions
+from diplosim.mechanisms.decisions import apply_actions, decisions, default_actions, reversed_masks
 from diplosim.params import params_from
 from diplosim.world import AGREEMENT_KINDS, AGREEMENT_STATUS, replace
 from worlds import TINY_INDEX, with_agreement
@@ -97,3 +97,17 @@ def test_apply_actions_carries_out_overridden_actions(world):
     after = apply_actions(world, params, forced)
     assert after.dyads.sanction[B_A] == pytest.approx(params.sanction_rate)
     assert bool(after.envoys.active[0])
+
+
+def test_the_two_masks_read_at_the_reverse_dyad_come_back_apart(world):
+    """``reversed_masks`` gathers the proposals and the signals at ``reverse`` as the bits of one
+    array: each comes back as its own mask at the reverse dyad, every combination of the two bits."""
+    rng = np.random.default_rng(0)
+    n = world.n_dyads
+    first, second = rng.random(n) < 0.5, rng.random(n) < 0.5
+    first[:4], second[:4] = [True, True, False, False], [True, False, True, False]
+    back_first, back_second = reversed_masks(jax.numpy.asarray(first), jax.numpy.asarray(second), world.dyads)
+    reverse = np.asarray(world.dyads.reverse)
+    assert back_first.dtype == bool and back_second.dtype == bool
+    np.testing.assert_array_equal(np.asarray(back_first), first[reverse])
+    np.testing.assert_array_equal(np.asarray(back_second), second[reverse])

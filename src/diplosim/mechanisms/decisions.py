@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from diplosim import draws
 from diplosim.mechanisms.agreements import KIND, Candidates, pair_mask, parties_to, sign
 from diplosim.params import Params
-from diplosim.world import World, first_true, replace, reverse_of, take
+from diplosim.world import Dyads, World, first_true, replace, reverse_of, take
 
 CONFLICT_LEVEL = 0.1
 MAX_CEASEFIRES_PER_STEP = 4  # mutual ceasefire proposals signed per step (static)
@@ -107,14 +107,23 @@ def ceasefire_candidates(world: World, params: Params, propose: jax.Array, propo
     )
 
 
+def reversed_masks(first: jax.Array, second: jax.Array, dyads: Dyads) -> tuple[jax.Array, jax.Array]:
+    """``reverse_of(first)`` and ``reverse_of(second)`` for two bool masks, in one gather at ``reverse``:
+    the two packed as the bits of one uint8 array, gathered, then unpacked (the same masks).  A gather at
+    ``reverse`` reads memory at random once the dyads outgrow the cache: at 10^6 states, two such reads of
+    a 10 MB mask cost more than one (benchmarks/ROOFLINE.md, change 30)."""
+    both = reverse_of(first.astype(jnp.uint8) | (second.astype(jnp.uint8) << 1), dyads)
+    return (both & 1).astype(bool), (both & 2).astype(bool)
+
+
 def apply_actions(world: World, params: Params, actions: Actions) -> World:
     """Carry out the actions: move sanctions, send envoys, sign mutual ceasefires, signal."""
     d = world.dyads
     sanction = d.sanction + params.sanction_rate * (actions.sanction - d.sanction)
     secondary = d.secondary_sanction + params.secondary_rate * (actions.secondary - d.secondary_sanction)
-    proposed_back = reverse_of(actions.propose_ceasefire, d)
+    proposed_back, signalled_back = reversed_masks(actions.propose_ceasefire, actions.signal, d)
     unanswered = actions.propose_ceasefire & ~proposed_back
-    push = params.signal_size * params.signal_tension * (actions.signal | reverse_of(actions.signal, d))
+    push = params.signal_size * params.signal_tension * (actions.signal | signalled_back)
     tension = (d.tension - params.goodwill_tension * unanswered + push).clip(0.0, 1.0)
     world = replace(
         world,
