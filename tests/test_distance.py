@@ -180,3 +180,42 @@ def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
         if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_guarded_run_carries_it_too_and_still_stops_on_a_nan(monkeypatch):
+    """engine.guard = stop: the distance computed once a run and carried through the checked chunks
+    (``_run_chunk_checked_carrying``), the same run bit for bit as without the guard; a NaN is still
+    stopped at its step, with the one-line error."""
+    from diplosim import programs
+    from diplosim.guard import NumericalError
+
+    monkeypatch.setattr(programs, "_directory", lambda: None)  # the patched threshold is not in a kept program's key
+    monkeypatch.setattr(W, "CARRY_DISTANCE_FROM", 0)
+    world, params = _alaska(), params_from()
+    counts = {"computed": 0, "chunks": 0}
+    computed, checked = engine._distance_of, engine._run_chunk_checked_carrying
+
+    def counted_computed(*args):
+        counts["computed"] += 1
+        return computed(*args)
+
+    def counted_chunks(*args, **static):
+        counts["chunks"] += 1
+        assert isinstance(args[1], W.DistanceCache)
+        return checked(*args, **static)
+
+    monkeypatch.setattr(engine, "_distance_of", counted_computed)
+    monkeypatch.setattr(engine, "_run_chunk_checked_carrying", counted_chunks)
+    guarded = engine.simulate(world, params, jax.random.key(5), 12, RunSpec(every=4, guard="stop"), chunk_steps=4)
+    assert counts == {"computed": 1, "chunks": 3}
+    plain = engine.simulate(world, params, jax.random.key(5), 12, RunSpec(every=4), chunk_steps=4)
+    assert counts == {"computed": 2, "chunks": 3}  # carried as well, unchecked
+    as_leaves = lambda run: jax.tree.leaves((run[0], dataclasses.asdict(run[1])))  # noqa: E731
+    for a, b in zip(as_leaves(guarded), as_leaves(plain), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(NumericalError, match=r"^non-finite [a-z_.]+ at (state|dyad) \d+ at step 1$"):  # the incidents spread it
+        engine.simulate(world, params_from({"tension_noise": float("nan")}), jax.random.key(5), 12,
+                        RunSpec(every=4, guard="stop"), chunk_steps=4)
+    assert counts["chunks"] == 4  # the first checked chunk stopped it

@@ -229,6 +229,14 @@ def _run_chunk_checked(
     return jax.vmap(one_run, in_axes=(axes, 0, 0), out_axes=(0, (axes, 1, 1)))(world, params, run_key)  # as _run_chunk_batch
 
 
+@functools.partial(jax.jit, static_argnames=("spec", "samples", "every"))
+def _run_chunk_checked_carrying(world: World, distance: Any, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int):
+    """``_chunk_carrying`` under checkify, for engine.guard = stop in a run that carries its position
+    distance from chunk to chunk: returns (error, (world, distance, per-step rows, snapshots))."""
+    one_run = guard.checkified(functools.partial(_chunk_carrying, spec=spec, samples=samples, every=every))
+    return one_run(world, distance, params, run_key)
+
+
 @functools.partial(jax.jit, static_argnames=("spec", "samples", "every", "layout", "checked"))
 def _run_chunk_sharded(
     padded: World, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int,
@@ -521,13 +529,15 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
         if bar is not None:
             bar.update(steps_done)
 
-    if not batched and layout is None and spec.guard != "stop" and keeps_distance(world, spec):
+    if not batched and layout is None and keeps_distance(world, spec):
         # a large world's position distance, computed once a run and carried from chunk to chunk
         distance = programs.call(_distance_of, world)
+        carrying = (guard.stopping(_run_chunk_checked_carrying) if spec.guard == "stop"
+                    else functools.partial(programs.call, _run_chunk_carrying))
 
         def runner(world, params, key, **static):
             nonlocal distance
-            world, distance, per_step, snaps = programs.call(_run_chunk_carrying, world, distance, params, key, **static)
+            world, distance, per_step, snaps = carrying(world, distance, params, key, **static)
             return world, per_step, snaps
 
     waiting = None  # the last chunk's rows, on their way to the host
