@@ -6,7 +6,8 @@
 # scatter reductions and the gathers alone (benchmarks/scatters.py, gathers.py) and
 # profiles the 10^6-state step and simulate_batch with 10^5 runs (benchmarks/profile.py).
 # Then it times the step's variants side by side (benchmarks/variants.py), profiles the 10^7-state step, and
-# at 10^7 states times the distance computed anew each step (before change 27), the threats in rows and the
+# at 10^7 states times the distance computed anew each step (before change 27), the masks gathered apart
+# (before change 30), the threats in rows and the
 # world with its dyads in pairs against the code as it is (the gathers at random miss the cache there).
 # On an H100 (2026-11-27) the suite took about 4 minutes (generating the 10^7-state world on the
 # host is most of it), each profile under a minute, the check over a minute. On an H200 (the same
@@ -45,4 +46,4 @@ export DIPLOSIM_BENCH_WORLDS
 "$PYTHON" benchmarks/profile.py --batch 100000 --top 40
 "$PYTHON" benchmarks/variants.py
 "$PYTHON" benchmarks/profile.py --states 10000000 --top 40   # results/profile_gpu_10000000.md
-"$PYTHON" benchmarks/variants.py --states 10000000 --variants baseline distance_every_step threats_in_rows dyads_in_pairs --rounds 2 --calls 3
+"$PYTHON" benchmarks/variants.py --states 10000000 --variants baseline distance_every_step masks_reversed_apart threats_in_rows dyads_in_pairs --rounds 2 --calls 3

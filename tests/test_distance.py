@@ -155,7 +155,7 @@ def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
     world, params = _alaska(), params_from()
     spec = RunSpec(every=4, sample_states=True, sample_dyads=True)
     counts = {"computed": 0, "chunks": 0}
-    computed, carrying = engine._distance_of, engine._run_chunk_carrying
+    computed, carrying = engine._distance_of, engine._run_chunk_handing_on
 
     def counted_computed(*args):
         counts["computed"] += 1
@@ -167,7 +167,7 @@ def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
         return carrying(*args, **static)
 
     monkeypatch.setattr(engine, "_distance_of", counted_computed)
-    monkeypatch.setattr(engine, "_run_chunk_carrying", counted_chunks)
+    monkeypatch.setattr(engine, "_run_chunk_handing_on", counted_chunks)
     carried = engine.simulate(world, params, jax.random.key(5), 52, spec, chunk_steps=4)
     assert counts == {"computed": 1, "chunks": 13}
     monkeypatch.setattr(engine, "carries_distance", lambda n_dyads: False)

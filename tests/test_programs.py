@@ -201,3 +201,25 @@ def test_runs_release_programs_first_when_crowded(world, monkeypatch):
     after = simulate(world, params_from(), KEY, 3, spec)
     assert step._cache_size() == 0  # released by the second run
     _equal(after, before)
+
+
+def test_a_large_world_handed_on_from_a_kept_program_is_the_same_run(world, cache, monkeypatch):
+    """A world that carries its position distance (threshold patched to 0) hands the world and the
+    distance on from chunk to chunk (donated): the kept programs, loaded, donate them too (their
+    buffers are taken over), the caller's world stays usable, and the run equals the direct one."""
+    from diplosim import world as W
+
+    monkeypatch.setattr(W, "CARRY_DISTANCE_FROM", 0)
+    first = simulate(world, params_from(), KEY, 6, RunSpec(every=2))
+    assert len(list(cache.iterdir())) == 2  # the distance and the chunk
+    programs._loaded.clear()  # as a new process: from the files
+    again = simulate(world, params_from(), KEY, 6, RunSpec(every=2))
+    assert sorted(donated for _, donated in programs._loaded) == [0, len(jax.tree.leaves(world)) + 3]  # + the distance's
+    handed = next(program for (_, donated), program in programs._loaded.items() if donated)[0]
+    inputs = (jax.tree.map(jax.numpy.copy, world), engine._distance_of(world), params_from(), KEY)
+    handed(*jax.tree.leaves(inputs))
+    assert all(leaf.is_deleted() for leaf in jax.tree.leaves(inputs[:2]))  # taken over
+    assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(world))
+    direct = _direct(world)
+    _equal(first, direct)
+    _equal(again, direct)

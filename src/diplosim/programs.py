@@ -53,13 +53,16 @@ from diplosim import world
 log = logging.getLogger(__name__)
 
 SUBDIR = "diplosim-programs"
-_loaded: dict[str, tuple[Callable, Any] | None] = {}  # key -> (the program's jitted call, its output's tree structure); None: not exportable
+_loaded: dict[tuple[str, int], tuple[Callable, Any] | None] = {}  # (key, leaves donated) -> (the program's jitted call,
+# its output's tree structure); None: not exportable
 
 
-def call(jitted: Callable, *args: Any, **static: Any) -> Any:
+def call(jitted: Callable, *args: Any, donate: int = 0, **static: Any) -> Any:
     """``jitted(*args, **static)``, with its program traced once per compile cache (see the module's docstring).
 
     ``static``: the static arguments (hashable, with a ``repr`` that says all they hold).
+    ``donate``: how many of the first ``args`` ``jitted`` donates (its ``donate_argnums`` are
+    ``range(donate)``); the kept program, loaded, donates the same arrays.
     """
     directory = _directory()
     if directory is None:
@@ -67,16 +70,17 @@ def call(jitted: Callable, *args: Any, **static: Any) -> Any:
     flat, in_tree = jax.tree.flatten(args)
     platform = _platform(flat)
     key = _key(jitted, static, in_tree, flat, platform)
-    if key not in _loaded:
+    donated = len(jax.tree.leaves(args[:donate]))  # the leading leaves of ``flat``
+    if (key, donated) not in _loaded:
         path = directory / f"{key}.exported"
-        program = _load(path, flat)
+        program = _load(path, flat, donated)
         if program is None:
             try:
-                program = _export(jitted, static, in_tree, flat, platform, path)
+                program = _export(jitted, static, in_tree, flat, platform, path, donated)
             except Exception as err:  # noqa: BLE001 - not exportable here: traced in each process, as without a cache
                 log.info(f"program {getattr(jitted, '__name__', jitted)} not kept ({' '.join(str(err).split())[:200]})")
-        _loaded[key] = program
-    program = _loaded[key]
+        _loaded[(key, donated)] = program
+    program = _loaded[(key, donated)]
     if program is None:
         return jitted(*args, **static)
     function, out_tree = program
@@ -146,7 +150,7 @@ def _environment() -> str:
     return repr((sources.hexdigest(), versions, devices))
 
 
-def _load(path: Path, flat: list) -> tuple[Callable, Any] | None:
+def _load(path: Path, flat: list, donated: int = 0) -> tuple[Callable, Any] | None:
     try:
         with open(path, "rb") as file:
             serialized, out_tree = pickle.load(file)
@@ -158,10 +162,10 @@ def _load(path: Path, flat: list) -> tuple[Callable, Any] | None:
         return None
     if [(tuple(a.shape), a.dtype) for a in exported.in_avals] != [(tuple(np.shape(x)), jax.typeof(x).dtype) for x in flat]:
         return None  # not this program's inputs (cannot happen but by a hash collision): traced again
-    return jax.jit(exported.call), out_tree
+    return jax.jit(exported.call, donate_argnums=tuple(range(donated))), out_tree
 
 
-def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, path: Path) -> tuple[Callable, Any]:
+def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, path: Path, donated: int = 0) -> tuple[Callable, Any]:
     out_trees = []
 
     def flat_program(*leaves):
@@ -179,7 +183,7 @@ def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, 
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     except OSError as err:  # a read-only or full cache: this process still runs the program
         log.warning(f"traced program not kept in {path.parent}: {err}")
-    return jax.jit(exported.call), out_trees[0]
+    return jax.jit(exported.call, donate_argnums=tuple(range(donated))), out_trees[0]
 
 
 def release_when_crowded(fraction: float = 0.5) -> bool:
