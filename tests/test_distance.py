@@ -145,17 +145,15 @@ def test_only_large_worlds_and_single_runs_carry_it(monkeypatch):
     assert calls == []
 
 
-def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
-    """``simulate`` in chunks of 4 steps: the distance computed once a run, each chunk starting from the
-    last one's; the same world and history, bit for bit, as a run that computes it anew each step."""
+def _counted(monkeypatch, chunk: str) -> dict[str, int]:
+    """A large world's run (threshold patched to 0, no kept programs) with ``engine._distance_of`` and the
+    chunk program ``engine.<chunk>`` counted as they are called; each chunk must be given the distance."""
     from diplosim import programs
 
     monkeypatch.setattr(programs, "_directory", lambda: None)  # the patched threshold is not in a kept program's key
     monkeypatch.setattr(W, "CARRY_DISTANCE_FROM", 0)
-    world, params = _alaska(), params_from()
-    spec = RunSpec(every=4, sample_states=True, sample_dyads=True)
     counts = {"computed": 0, "chunks": 0}
-    computed, carrying = engine._distance_of, engine._run_chunk_handing_on
+    computed, chunked = engine._distance_of, getattr(engine, chunk)
 
     def counted_computed(*args):
         counts["computed"] += 1
@@ -164,57 +162,51 @@ def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
     def counted_chunks(*args, **static):
         counts["chunks"] += 1
         assert isinstance(args[1], W.DistanceCache)
-        return carrying(*args, **static)
+        return chunked(*args, **static)
 
     monkeypatch.setattr(engine, "_distance_of", counted_computed)
-    monkeypatch.setattr(engine, "_run_chunk_handing_on", counted_chunks)
+    monkeypatch.setattr(engine, chunk, counted_chunks)
+    return counts
+
+
+def _assert_same_runs(one, other) -> None:
+    """Two runs' (world, trajectory): every array equal, bit for bit."""
+    as_leaves = lambda run: jax.tree.leaves((run[0], dataclasses.asdict(run[1])))  # noqa: E731
+    for a, b in zip(as_leaves(one), as_leaves(other), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
+    """``simulate`` in chunks of 4 steps: the distance computed once a run, each chunk starting from the
+    last one's; the same world and history, bit for bit, as a run that computes it anew each step."""
+    counts = _counted(monkeypatch, "_run_chunk_handing_on")
+    world, params = _alaska(), params_from()
+    spec = RunSpec(every=4, sample_states=True, sample_dyads=True)
     carried = engine.simulate(world, params, jax.random.key(5), 52, spec, chunk_steps=4)
     assert counts == {"computed": 1, "chunks": 13}
     monkeypatch.setattr(engine, "carries_distance", lambda n_dyads: False)
     anew = engine.simulate(world, params, jax.random.key(5), 52, spec, chunk_steps=4)
     assert counts == {"computed": 1, "chunks": 13}  # not carried
     assert (np.asarray(carried[0].states.position) != np.asarray(world.states.position)).any()
-    as_leaves = lambda run: jax.tree.leaves((run[0], dataclasses.asdict(run[1])))  # noqa: E731
-    assert len(as_leaves(carried)) > 50  # the world, every metric, the events, the sampled states and dyads
-    for a, b in zip(as_leaves(carried), as_leaves(anew)):
-        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert len(jax.tree.leaves((carried[0], dataclasses.asdict(carried[1])))) > 50  # the world, every metric, the events, the samples
+    _assert_same_runs(carried, anew)
 
 
 def test_a_guarded_run_carries_it_too_and_still_stops_on_a_nan(monkeypatch):
     """engine.guard = stop: the distance computed once a run and carried through the checked chunks
     (``_run_chunk_checked_carrying``), the same run bit for bit as without the guard; a NaN is still
     stopped at its step, with the one-line error."""
-    from diplosim import programs
     from diplosim.guard import NumericalError
 
-    monkeypatch.setattr(programs, "_directory", lambda: None)  # the patched threshold is not in a kept program's key
-    monkeypatch.setattr(W, "CARRY_DISTANCE_FROM", 0)
+    counts = _counted(monkeypatch, "_run_chunk_checked_carrying")
     world, params = _alaska(), params_from()
-    counts = {"computed": 0, "chunks": 0}
-    computed, checked = engine._distance_of, engine._run_chunk_checked_carrying
-
-    def counted_computed(*args):
-        counts["computed"] += 1
-        return computed(*args)
-
-    def counted_chunks(*args, **static):
-        counts["chunks"] += 1
-        assert isinstance(args[1], W.DistanceCache)
-        return checked(*args, **static)
-
-    monkeypatch.setattr(engine, "_distance_of", counted_computed)
-    monkeypatch.setattr(engine, "_run_chunk_checked_carrying", counted_chunks)
     guarded = engine.simulate(world, params, jax.random.key(5), 12, RunSpec(every=4, guard="stop"), chunk_steps=4)
     assert counts == {"computed": 1, "chunks": 3}
     plain = engine.simulate(world, params, jax.random.key(5), 12, RunSpec(every=4), chunk_steps=4)
     assert counts == {"computed": 2, "chunks": 3}  # carried as well, unchecked
-    as_leaves = lambda run: jax.tree.leaves((run[0], dataclasses.asdict(run[1])))  # noqa: E731
-    for a, b in zip(as_leaves(guarded), as_leaves(plain), strict=True):
-        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    _assert_same_runs(guarded, plain)
     with pytest.raises(NumericalError, match=r"^non-finite [a-z_.]+ at (state|dyad) \d+ at step 1$"):  # the incidents spread it
         engine.simulate(world, params_from({"tension_noise": float("nan")}), jax.random.key(5), 12,
                         RunSpec(every=4, guard="stop"), chunk_steps=4)
