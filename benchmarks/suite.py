@@ -16,7 +16,8 @@ every step, the endogenous event log on, as in a default run):
 - ``compile_s``: compiling one chunk of ``--steps`` steps;
 - ``step_ms``: median over ``--repeats`` runs of that chunk, per step, run as ``simulate`` runs
   it (``step_program``: a large world's position distance computed before the chunk and carried
-  through it; rows before 2026-11-28, tenth session, computed it at each chunk's start);
+  through it; rows before 2026-11-28, tenth session, computed it at each chunk's start), but for
+  the world, which ``simulate`` hands from chunk to chunk and the benchmark's calls copy;
 - ``peak_mb``: the process's peak resident memory (CPU) or the device's peak
   bytes in use (GPU);
 - ``floor_ms`` and ``over_floor``: the memory-bandwidth floor of a step (each
@@ -264,8 +265,10 @@ def step_program(world, params, key, spec, steps: int) -> StepProgram:
     position distance (``engine.keeps_distance``: 65,536 dyads or more), computed once before the chunk
     (``engine._distance_of``, as ``simulate`` does once a run) and carried through it
     (``engine._run_chunk_carrying``); else ``engine._run_chunk``.  Timing ``_run_chunk`` alone would
-    count the distance's full computation once a call: some 25 ms a step of the 10^6-state world in
-    calls of 10 steps, which a run pays once (benchmarks/ROOFLINE.md, change 29)."""
+    count the distance's full computation once a call, which a run pays once (benchmarks/ROOFLINE.md,
+    change 29).  Unlike ``simulate``'s chunks (change 31), this one does not take over the world it is
+    given, being called again on the same world: it copies the world into its loop each call (some
+    600 MB at 10^6 states, a few milliseconds a step in calls of 10 steps)."""
     import jax
 
     from diplosim.engine import _distance_of, _run_chunk, _run_chunk_carrying, keeps_distance

@@ -211,10 +211,10 @@ def test_a_large_world_handed_on_from_a_kept_program_is_the_same_run(world, cach
 
     monkeypatch.setattr(W, "CARRY_DISTANCE_FROM", 0)
     first = simulate(world, params_from(), KEY, 6, RunSpec(every=2))
-    assert len(list(cache.iterdir())) == 2  # the distance and the chunk
+    assert len(list(cache.iterdir())) == 3  # the world's copy, the distance and the chunk
     programs._loaded.clear()  # as a new process: from the files
     again = simulate(world, params_from(), KEY, 6, RunSpec(every=2))
-    assert sorted(donated for _, donated in programs._loaded) == [0, len(jax.tree.leaves(world)) + 3]  # + the distance's
+    assert sorted(donated for _, donated in programs._loaded) == [0, 0, len(jax.tree.leaves(world)) + 3]  # + the distance's
     handed = next(program for (_, donated), program in programs._loaded.items() if donated)[0]
     inputs = (jax.tree.map(jax.numpy.copy, world), engine._distance_of(world), params_from(), KEY)
     handed(*jax.tree.leaves(inputs))

@@ -198,6 +198,7 @@ _run_chunk_carrying = jax.jit(_chunk_carrying, static_argnames=("spec", "samples
 # simulate's: the world and the distance handed on from chunk to chunk, each chunk writing its own into
 # the buffers of the ones it was given (at 10^6 states, 0.9 GB less at the peak and some 6% a step less)
 _run_chunk_handing_on = jax.jit(_chunk_carrying, static_argnames=("spec", "samples", "every"), donate_argnums=(0, 1))
+_copy_world = jax.jit(lambda world: jax.tree.map(jnp.copy, world))  # one program, not one per array's shape
 _distance_of = jax.jit(distance_cache)
 
 
@@ -533,10 +534,10 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
         if bar is not None:
             bar.update(steps_done)
 
-    if not batched and layout is None and keeps_distance(world, spec):
+    if not batched and layout is None and steps > 0 and keeps_distance(world, spec):
         # a large world's position distance, computed once a run and carried from chunk to chunk; the world
         # and the distance are handed on (donated), the caller's world copied once so that it stays theirs
-        world = jax.tree.map(jnp.copy, world)
+        world = programs.call(_copy_world, world)
         distance = programs.call(_distance_of, world)
         carrying = (guard.stopping(_run_chunk_checked_carrying) if spec.guard == "stop"
                     else functools.partial(programs.call, _run_chunk_handing_on, donate=2))
