@@ -197,7 +197,7 @@ _run_chunk = jax.jit(_chunk, static_argnames=("spec", "samples", "every"))
 _run_chunk_carrying = jax.jit(_chunk_carrying, static_argnames=("spec", "samples", "every"))
 # simulate's: the world and the distance handed on from chunk to chunk, each chunk writing its own into
 # the buffers of the ones it was given (at 10^6 states, 0.9 GB less at the peak and some 6% a step less)
-_run_chunk_handing_on = jax.jit(_chunk_carrying, static_argnames=("spec", "samples", "every"), donate_argnums=(0, 1))
+_run_chunk_handing_on = programs.donating(_chunk_carrying, 2, static_argnames=("spec", "samples", "every"))
 _copy_world = jax.jit(lambda world: jax.tree.map(jnp.copy, world))  # one program, not one per array's shape
 _distance_of = jax.jit(distance_cache)
 
@@ -540,7 +540,7 @@ def _run(world, params, key, steps, spec, chunk_steps, progress, batched, shared
         world = programs.call(_copy_world, world)
         distance = programs.call(_distance_of, world)
         carrying = (guard.stopping(_run_chunk_checked_carrying) if spec.guard == "stop"
-                    else functools.partial(programs.call, _run_chunk_handing_on, donate=2))
+                    else functools.partial(programs.call, _run_chunk_handing_on))
 
         def runner(world, params, key, **static):
             nonlocal distance

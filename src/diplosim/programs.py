@@ -57,12 +57,23 @@ _loaded: dict[tuple[str, int], tuple[Callable, Any] | None] = {}  # (key, leaves
 # its output's tree structure); None: not exportable
 
 
-def call(jitted: Callable, *args: Any, donate: int = 0, **static: Any) -> Any:
+_DONATING: dict[int, int] = {}  # id of a function made by ``donating`` -> how many leading arguments it donates
+
+
+def donating(function: Callable, donate: int, **options: Any) -> Callable:
+    """``jax.jit(function, donate_argnums=range(donate), **options)``, its donation known to ``call``, so
+    that the program kept in the compile cache, loaded, donates the same arrays.  For functions that
+    live as long as the process (module level): they are known by their ``id``."""
+    jitted = jax.jit(function, donate_argnums=tuple(range(donate)), **options)
+    _DONATING[id(jitted)] = donate
+    return jitted
+
+
+def call(jitted: Callable, *args: Any, **static: Any) -> Any:
     """``jitted(*args, **static)``, with its program traced once per compile cache (see the module's docstring).
 
-    ``static``: the static arguments (hashable, with a ``repr`` that says all they hold).
-    ``donate``: how many of the first ``args`` ``jitted`` donates (its ``donate_argnums`` are
-    ``range(donate)``); the kept program, loaded, donates the same arrays.
+    ``static``: the static arguments (hashable, with a ``repr`` that says all they hold).  A function
+    made by ``donating`` donates its leading arguments whether its program is traced or loaded.
     """
     directory = _directory()
     if directory is None:
@@ -70,7 +81,7 @@ def call(jitted: Callable, *args: Any, donate: int = 0, **static: Any) -> Any:
     flat, in_tree = jax.tree.flatten(args)
     platform = _platform(flat)
     key = _key(jitted, static, in_tree, flat, platform)
-    donated = len(jax.tree.leaves(args[:donate]))  # the leading leaves of ``flat``
+    donated = len(jax.tree.leaves(args[:_DONATING.get(id(jitted), 0)]))  # the leading leaves of ``flat``
     if (key, donated) not in _loaded:
         path = directory / f"{key}.exported"
         program = _load(path, flat, donated)
