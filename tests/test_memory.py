@@ -9,7 +9,7 @@ from diplosim.engine import RunSpec, _run_chunk
 from diplosim.mechanisms.trade import calibrate_trade
 from diplosim.params import params_from
 from diplosim.scenario import synthetic_scenario
-from reliability.runs import run_diplosim
+from reliability.runs import run_diplosim, subprocess_env
 
 
 def test_world_bytes_matches_a_generated_world():
@@ -53,3 +53,26 @@ def test_too_large_synthetic_world_is_refused_before_it_is_generated(tmp_path):
     line = done.err_lines[0]
     assert "scenario.n_states = 50000000" in line and "needs about" in line and "GiB" in line and "available" in line
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # a run of the diplosim command, measured
+def test_the_estimate_on_a_cpu_covers_the_whole_process(tmp_path):
+    """On a CPU the run's memory is the process's: the diplosim command's peak resident memory for a
+    small synthetic world, its states and dyads sampled every step, is under ``run_bytes`` for the CPU
+    (which adds ``HOST_OVERHEAD``), and over the device's estimate of the same world (the process around
+    the world is most of it)."""
+    import subprocess
+    import sys
+
+    measure = (  # the peak of the command's process, from a process of its own (no other child counted)
+        "import resource, subprocess, sys; "
+        "done = subprocess.run([sys.executable, '-m', 'diplosim', *sys.argv[1:]], capture_output=True); "
+        "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)"
+    )
+    done = subprocess.run([sys.executable, "-c", measure, "scenario=synthetic", "scenario.n_states=3000",
+                           f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, env=subprocess_env(None),
+                          capture_output=True, text=True, timeout=300)
+    code, peak = (int(x) for x in done.stdout.split())
+    assert code == 0, done.stderr[-2000:]
+    size = memory.world_bytes(3000, 30000, n_envoys=4)
+    assert memory.run_bytes(size) < peak <= memory.run_bytes(size, platform="cpu")

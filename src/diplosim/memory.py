@@ -10,7 +10,8 @@ earlier changes).  ``WORKING_SET`` rounds the temporaries and the history up.
 On an H200 the device's peak was 2.83 to 2.87 times the world at 10^6 and 10^7
 states (benchmarks/results/suite.md), under the estimate's 4.  The limit is the device's free memory (a
 GPU's ``bytes_limit`` less what is in use) or, on a CPU, the memory the operating system reports
-available now.
+available now; there the estimate counts the process around the run too (``HOST_OVERHEAD``: Python,
+JAX, the compiled programs, the history and the tables as they are written).
 
     from diplosim.memory import check_fits, world_bytes
     check_fits(world_bytes(n_states=10**7, n_dyads=10**8), device, what="synthetic world of 10^7 states")
@@ -30,7 +31,12 @@ import jax
 WORKING_SET = 2.0  # XLA temporaries of one step and the history, per byte of world (measured 1.2, see above)
 GENERATION = 2.5  # host memory while the synthetic generator builds a world, per byte of world
 GIB = 2**30
-OVERHEAD = 256 * 2**20  # the runtime, the compiled program and small buffers, whatever the world
+OVERHEAD = 256 * 2**20  # on a GPU: the runtime, the compiled program and small buffers, whatever the world
+# on a CPU the run's memory is the whole process's: Python, JAX and its compiled programs, the history and the
+# tables as they are written.  The diplosim command's peak resident memory, less four times the world
+# (2026-11-28, benchmarks/ROOFLINE.md change 31): Alaska 0.59 GB, a synthetic world of 3,000 states with its dyads
+# sampled 1.04 GB, of 10^5 states 0.62 to 0.81 GB, of 10^6 states 0.44 to 0.70 GB
+HOST_OVERHEAD = 3 * GIB // 2
 
 
 class MemoryTooLarge(ValueError):
@@ -58,9 +64,11 @@ def world_bytes(n_states: int, n_dyads: int, *, n_issues: int = 3, n_envoys: int
     )
 
 
-def run_bytes(world: int, batch: int = 1) -> int:
-    """Bytes a run of ``batch`` worlds of ``world`` bytes needs on its device: worlds, working set and output."""
-    return int(batch * world * (2 + WORKING_SET)) + OVERHEAD  # the world in, the world out, the step's temporaries
+def run_bytes(world: int, batch: int = 1, platform: str = "gpu") -> int:
+    """Bytes a run of ``batch`` worlds of ``world`` bytes needs on a device of ``platform``: worlds, working
+    set and output, and on a CPU the process around them (``HOST_OVERHEAD``)."""
+    overhead = HOST_OVERHEAD if platform == "cpu" else OVERHEAD
+    return int(batch * world * (2 + WORKING_SET)) + overhead  # the world in, the world out, the step's temporaries
 
 
 def available_bytes(device: jax.Device) -> tuple[int, str]:
@@ -102,4 +110,4 @@ def check_synthetic(spec, device: jax.Device, *, agreement_slots: int = 16, batc
     what = f"scenario.n_states = {spec.n_states} (x {spec.dyads_per_state} dyads per state)"
     hint = "lower scenario.n_states or scenario.dyads_per_state, or use a device with more memory"
     check_fits(int(size * GENERATION), jax.devices("cpu")[0], what=what + ", generating the world", hint=hint)
-    check_fits(run_bytes(size, batch), device, what=what + f", running on {device.platform}", hint=hint)
+    check_fits(run_bytes(size, batch, device.platform), device, what=what + f", running on {device.platform}", hint=hint)
