@@ -194,6 +194,7 @@ def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
     _assert_same_runs(carried, anew)
 
 
+@pytest.mark.slow  # 17 s: the default suite took 585 s on the CI machine (2026-11-28)
 def test_a_guarded_run_carries_it_too_and_still_stops_on_a_nan(monkeypatch):
     """engine.guard = stop: the distance computed once a run and carried through the checked chunks
     (``_run_chunk_checked_carrying``), the same run bit for bit as without the guard; a NaN is still

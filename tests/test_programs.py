@@ -203,6 +203,7 @@ def test_runs_release_programs_first_when_crowded(world, monkeypatch):
     _equal(after, before)
 
 
+@pytest.mark.slow  # 15 s: the default suite took 585 s on the CI machine (2026-11-28)
 def test_a_large_world_handed_on_from_a_kept_program_is_the_same_run(world, cache, monkeypatch):
     """A world that carries its position distance (threshold patched to 0) hands the world and the
     distance on from chunk to chunk (donated): the kept programs, loaded, donate them too (their
