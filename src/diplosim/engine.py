@@ -196,9 +196,18 @@ def _chunk_carrying(world: World, distance: Any, params: Params, run_key: jax.Ar
 _run_chunk = jax.jit(_chunk, static_argnames=("spec", "samples", "every"))
 _run_chunk_carrying = jax.jit(_chunk_carrying, static_argnames=("spec", "samples", "every"))
 # simulate's: the world and the distance handed on from chunk to chunk, each chunk writing its own into
-# the buffers of the ones it was given (at 10^6 states, 0.9 GB less at the peak and some 6% a step less)
+# the buffers of the ones it was given (a 30-step run at 10^6 states: 1.0 GB less at the peak, about 0.86
+# of the step in a noisy hour; benchmarks/ROOFLINE.md, change 31)
 _run_chunk_handing_on = programs.donating(_chunk_carrying, 2, static_argnames=("spec", "samples", "every"))
-_copy_world = jax.jit(lambda world: jax.tree.map(jnp.copy, world))  # one program, not one per array's shape
+
+
+def _copied_world(world: World) -> World:
+    """A copy of every array of ``world``: one program, not one per array's shape (and a name of its own, which
+    ``programs.call`` keys kept programs by)."""
+    return jax.tree.map(jnp.copy, world)
+
+
+_copy_world = jax.jit(_copied_world)
 _distance_of = jax.jit(distance_cache)
 
 
