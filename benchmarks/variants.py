@@ -42,6 +42,9 @@ The variants (``VARIANTS``):
 - ``masks_reversed_apart``: the decisions' two masks read at the reverse dyad (the ceasefire
   proposals and the signals) gathered one at a time, as before change 30, where the model now packs
   them into one uint8 array and gathers it once (``decisions.reversed_masks``; the same numbers);
+- ``trust_back_fused``: the alliances' reverse trust gathered inside the target's loop, as before change
+  32, where on a CPU the model now gathers it in a loop of its own, into memory
+  (``alliances.reverse_trust``; the same numbers);
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -169,6 +172,13 @@ def _reversed_masks_apart(first, second, dyads):
     return reverse_of(first, dyads), reverse_of(second, dyads)
 
 
+def _reverse_of(values, dyads):
+    """``world.reverse_of``, read when the variant is traced."""
+    from diplosim.world import reverse_of
+
+    return reverse_of(values, dyads)
+
+
 @contextlib.contextmanager
 def _patched(module_name: str, name: str, replacement: Any) -> Iterator[None]:
     """``module_name.name`` set to ``replacement`` for the block (read while the variant is traced)."""
@@ -224,6 +234,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "distance_every_step": lambda: _patched("diplosim.engine", "carries_distance", lambda n_dyads: False),
     "cap_every_step": lambda: _patched("diplosim.mechanisms.tension", "capped_by_ceasefires", _capped_every_step),
     "masks_reversed_apart": lambda: _patched("diplosim.mechanisms.decisions", "reversed_masks", _reversed_masks_apart),
+    "trust_back_fused": lambda: _patched("diplosim.mechanisms.alliances", "reverse_trust", _reverse_of),
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code
 

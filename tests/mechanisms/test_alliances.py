@@ -1,3 +1,6 @@
+import sys
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -32,3 +35,39 @@ def test_alliance_moves_toward_target_and_stays_symmetric(world):
     target_ab = 0.5 - 0.8 * 0.075
     assert a[A_B] == pytest.approx(0.8 + 0.5 * (target_ab - 0.8), rel=1e-5)
     np.testing.assert_allclose(a, a[np.asarray(world.dyads.reverse)])
+
+
+def _gathers_per_loop(text: str, n_states: int, n_dyads: int) -> dict[str, tuple[int, int]]:
+    """For each computation of a compiled program: its gathers of dyad length from a table of dyads and
+    from a table of states (or bins of a few per state), as ``benchmarks/program.py`` tells them apart."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    from program import computations, gathers
+
+    comps = computations(text)
+    found = {name: gathers({name: lines}, name, n_states, n_dyads) for name, lines in comps.items()}
+    return {name: (c["dyad_gathers"], c["state_gathers"]) for name, c in found.items() if any(c.values())}
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_on_a_cpu_the_reverse_trust_is_gathered_in_a_loop_of_its_own(monkeypatch, gpu):
+    """Change 32: on a CPU the reverse trust's random reads (a 40 MB table at 10^6 states) cost less alone
+    than inside the target's loop with its gathers of the blocs' threats at both ends.  No loop of the CPU's
+    compiled alliances gathers from a table of dyads and from one of states both; the GPU's program keeps
+    them in one.  Either way the alliances are those of the gather left in the target, bit for bit."""
+    from diplosim import world as world_module
+    from diplosim.mechanisms import alliances as alliances_module
+    from diplosim.scenario import synthetic_scenario
+
+    world = synthetic_scenario(300).world
+    params = params_from({})
+    monkeypatch.setattr(world_module, "GPU_PROGRAM", gpu)  # read while tracing: each jit below is a new lambda
+    text = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs)).lower(world).compile().as_text()
+    loops = _gathers_per_loop(text, world.n_states, world.n_dyads)
+    mixed = [name for name, (dyad, state) in loops.items() if dyad and state]
+    assert sum(dyad for dyad, _ in loops.values()) >= 2, loops  # the reverse trust, the alliance's symmetry
+    assert (mixed != []) == gpu, loops
+    ours = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs))(world)
+    monkeypatch.setattr(alliances_module, "reverse_trust", world_module.reverse_of)
+    fused = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs))(world)
+    np.testing.assert_array_equal(np.asarray(ours.dyads.alliance), np.asarray(fused.dyads.alliance))
+    assert np.asarray(ours.dyads.alliance).std() > 0  # alliances that differ between dyads

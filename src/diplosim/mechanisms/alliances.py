@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from diplosim.params import Params
 from diplosim.world import (
+    Dyads,
     World,
     dst_bloc_bins,
     dyad_position_distance,
@@ -64,6 +65,19 @@ def shared_threat(world: World, n_blocs: int) -> jax.Array:
     return shared
 
 
+def reverse_trust(trust: jax.Array, dyads: Dyads) -> jax.Array:
+    """``reverse_of(trust)``, j's trust in i for each dyad i->j; on a CPU gathered in a loop of its own, into memory.
+
+    Read inside the target's loop, with its six gathers of the blocs' threats (``shared_threat``), the same
+    10^7 random reads of a 40 MB array took longer than alone plus a pass more over the dyads: about 0.9 of
+    the 10^6-state step on a 2-core CPU (0.89 to 0.94 in six runs), no change at 10^5 (benchmarks/ROOFLINE.md,
+    change 32).  The GPU's program, unmeasured so, keeps the gather in the target's kernel.  The same values
+    either way.
+    """
+    back = reverse_of(trust, dyads)
+    return back if gpu_program() else materialise(back)
+
+
 def alliances(world: World, params: Params, key: jax.Array, *, n_blocs: int) -> World:
     """Move alliance weights toward their target and keep them symmetric."""
     del key  # deterministic
@@ -72,7 +86,7 @@ def alliances(world: World, params: Params, key: jax.Array, *, n_blocs: int) -> 
     target = (
         params.alliance_bloc * (take(s.bloc, d.src) == take(s.bloc, d.dst))
         + params.alliance_threat * shared_threat(world, n_blocs)
-        + params.alliance_trust * (0.5 * (trust + reverse_of(trust, d)) - 0.5)
+        + params.alliance_trust * (0.5 * (trust + reverse_trust(trust, d)) - 0.5)
         - params.alliance_distance * dyad_position_distance(s, d)
     ).clip(0.0, 1.0)
     # materialised once and read by both terms: reverse_of(x) materialises x for its gather only,
