@@ -44,7 +44,8 @@ The variants (``VARIANTS``):
   them into one uint8 array and gathers it once (``decisions.reversed_masks``; the same numbers);
 - ``trust_back_fused``: the alliances' reverse trust gathered inside the target's loop, as before change
   32, where on a CPU the model now gathers it in a loop of its own, into memory
-  (``alliances.reverse_trust``; the same numbers);
+  (``alliances.reverse_trust``; the same numbers); ``trust_back_apart``: in a loop of its own whatever the
+  program, to measure change 32 on a GPU, whose program keeps the gather in the target's kernel;
 - ``dyads_in_pairs``: the same code on the same world with its dyads in another order
   (``WORLDS``): each next to its reverse, so that ``reverse`` is ``e ^ 1`` (``in_pairs``).  It
   measures what that order would do to the gathers and scatters.  The model assumes the order by
@@ -179,6 +180,13 @@ def _reverse_of(values, dyads):
     return reverse_of(values, dyads)
 
 
+def _reverse_of_apart(values, dyads):
+    """``world.reverse_of``, its gather written into memory (``world.materialise``), as a CPU's ``alliances.reverse_trust``."""
+    from diplosim.world import materialise, reverse_of
+
+    return materialise(reverse_of(values, dyads))
+
+
 @contextlib.contextmanager
 def _patched(module_name: str, name: str, replacement: Any) -> Iterator[None]:
     """``module_name.name`` set to ``replacement`` for the block (read while the variant is traced)."""
@@ -235,6 +243,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "cap_every_step": lambda: _patched("diplosim.mechanisms.tension", "capped_by_ceasefires", _capped_every_step),
     "masks_reversed_apart": lambda: _patched("diplosim.mechanisms.decisions", "reversed_masks", _reversed_masks_apart),
     "trust_back_fused": lambda: _patched("diplosim.mechanisms.alliances", "reverse_trust", _reverse_of),
+    "trust_back_apart": lambda: _patched("diplosim.mechanisms.alliances", "reverse_trust", _reverse_of_apart),
 }
 WORLDS: dict[str, Callable[[Any], Any]] = {"dyads_in_pairs": in_pairs}  # variants of the data, not the code
 

@@ -118,6 +118,24 @@ def test_variants_are_patched_in_and_compared_with_the_baseline(tmp_path):
     assert text.startswith("HloModule") and re.search(r"gather\(.*slice_sizes=\{1,8\}", text)
 
 
+def test_every_variant_patches_a_name_the_model_has():
+    """Each variant of ``variants.py`` enters and leaves its patch: a renamed function of the model fails here
+    (``_patched`` reads the name before replacing it), not on a GPU visit.  The names come back as they were."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import variants
+
+    from diplosim import world
+    from diplosim.mechanisms import alliances
+
+    reverse_trust, program = alliances.reverse_trust, world.GPU_PROGRAM
+    for patch in variants.VARIANTS.values():
+        with patch():
+            pass
+    with variants.VARIANTS["trust_back_apart"]():
+        assert alliances.reverse_trust is not reverse_trust
+    assert alliances.reverse_trust is reverse_trust and world.GPU_PROGRAM is program
+
+
 def test_scatters_times_each_reduction_marked_and_not(tmp_path):
     _script("scatters", "--states", "300", "--repeats", "2", "--results", str(tmp_path))
     rows = (tmp_path / "scatters.csv").read_text().splitlines()[1:]
