@@ -64,9 +64,10 @@ def world_bytes(n_states: int, n_dyads: int, *, n_issues: int = 3, n_envoys: int
     )
 
 
-def run_bytes(world: int, batch: int = 1, platform: str = "gpu") -> int:
-    """Bytes a run of ``batch`` worlds of ``world`` bytes needs on a device of ``platform``: worlds, working
-    set and output, and on a CPU the process around them (``HOST_OVERHEAD``)."""
+def run_bytes(world: int, batch: int = 1, *, platform: str) -> int:
+    """Bytes a run of ``batch`` worlds of ``world`` bytes needs on a device of ``platform`` (``jax.Device.platform``:
+    "cpu", "gpu"...): worlds, working set and output, and on a CPU the process around them (``HOST_OVERHEAD``).
+    No default: the two differ by more than a gigabyte for a small world."""
     overhead = HOST_OVERHEAD if platform == "cpu" else OVERHEAD
     return int(batch * world * (2 + WORKING_SET)) + overhead  # the world in, the world out, the step's temporaries
 
@@ -110,4 +111,4 @@ def check_synthetic(spec, device: jax.Device, *, agreement_slots: int = 16, batc
     what = f"scenario.n_states = {spec.n_states} (x {spec.dyads_per_state} dyads per state)"
     hint = "lower scenario.n_states or scenario.dyads_per_state, or use a device with more memory"
     check_fits(int(size * GENERATION), jax.devices("cpu")[0], what=what + ", generating the world", hint=hint)
-    check_fits(run_bytes(size, batch, device.platform), device, what=what + f", running on {device.platform}", hint=hint)
+    check_fits(run_bytes(size, batch, platform=device.platform), device, what=what + f", running on {device.platform}", hint=hint)
