@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -51,21 +52,25 @@ def _gathers_per_loop(text: str, n_states: int, n_dyads: int) -> dict[str, tuple
 @pytest.mark.parametrize("gpu", [False, True])
 def test_on_a_cpu_the_reverse_trust_is_gathered_in_a_loop_of_its_own(monkeypatch, gpu):
     """Change 32: on a CPU the reverse trust's random reads (a 40 MB table at 10^6 states) cost less alone
-    than inside the target's loop with its gathers of the blocs' threats at both ends.  No loop of the CPU's
-    compiled alliances gathers from a table of dyads and from one of states both; the GPU's program keeps
-    them in one.  Either way the alliances are those of the gather left in the target, bit for bit."""
+    than inside the target's loop with its gathers of the blocs' threats at both ends.  On a CPU the gather
+    is written into memory (a second ``materialise``, a scatter) and no loop of the compiled alliances
+    gathers from a table of dyads and from one of states both; the GPU's program keeps the gather as
+    ``reverse_of`` gives it.  Either way the alliances are those of the gather left in the target, bit for bit."""
     from diplosim import world as world_module
     from diplosim.mechanisms import alliances as alliances_module
     from diplosim.scenario import synthetic_scenario
+    from diplosim.world import trust_mean
 
     world = synthetic_scenario(300).world
     params = params_from({})
     monkeypatch.setattr(world_module, "GPU_PROGRAM", gpu)  # read while tracing: each jit below is a new lambda
-    text = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs)).lower(world).compile().as_text()
-    loops = _gathers_per_loop(text, world.n_states, world.n_dyads)
-    mixed = [name for name, (dyad, state) in loops.items() if dyad and state]
-    assert sum(dyad for dyad, _ in loops.values()) >= 2, loops  # the reverse trust, the alliance's symmetry
-    assert (mixed != []) == gpu, loops
+    jaxpr = jax.make_jaxpr(lambda d: alliances_module.reverse_trust(trust_mean(d), d))(world.dyads)
+    assert len(re.findall(r"= scatter-max\[", str(jaxpr))) == (1 if gpu else 2)  # reverse_of's materialise, and the CPU's own
+    if not gpu:
+        text = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs)).lower(world).compile().as_text()
+        loops = _gathers_per_loop(text, world.n_states, world.n_dyads)
+        assert sum(dyad for dyad, _ in loops.values()) >= 2, loops  # the reverse trust, the alliance's symmetry
+        assert [name for name, (dyad, state) in loops.items() if dyad and state] == [], loops
     ours = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs))(world)
     monkeypatch.setattr(alliances_module, "reverse_trust", world_module.reverse_of)
     fused = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs))(world)
