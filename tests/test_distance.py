@@ -105,6 +105,14 @@ def _alaska() -> W.World:
     return calibrate_trade(load_scenario_file(ALASKA).world, params_from())
 
 
+def _assert_same_leaves(one, other) -> None:
+    """Two pytrees: every array equal, bit for bit (keys by their data)."""
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(other), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_a_run_carrying_the_distance_is_the_same_run(monkeypatch):
     """Alaska (whose summits and envoys move positions), 52 steps, carried from its first dyad on:
     the same world, history and events, bit for bit, as a run computing the distance anew."""
@@ -121,10 +129,7 @@ def test_a_run_carrying_the_distance_is_the_same_run(monkeypatch):
         outs[keep] = jax.block_until_ready(run(world, params, jax.random.key(3)))
         assert bool(calls) == keep  # traced: the carried distance is brought up to date only when carried
     assert (np.asarray(outs[True][0].states.position) != np.asarray(world.states.position)).any()
-    for a, b in zip(jax.tree.leaves(outs[True]), jax.tree.leaves(outs[False])):
-        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    _assert_same_leaves(outs[True], outs[False])
 
 
 def test_only_large_worlds_and_single_runs_carry_it(monkeypatch):
@@ -171,11 +176,7 @@ def _counted(monkeypatch, chunk: str) -> dict[str, int]:
 
 def _assert_same_runs(one, other) -> None:
     """Two runs' (world, trajectory): every array equal, bit for bit."""
-    as_leaves = lambda run: jax.tree.leaves((run[0], dataclasses.asdict(run[1])))  # noqa: E731
-    for a, b in zip(as_leaves(one), as_leaves(other), strict=True):
-        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    _assert_same_leaves((one[0], dataclasses.asdict(one[1])), (other[0], dataclasses.asdict(other[1])))
 
 
 def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
