@@ -161,6 +161,11 @@ def _environment() -> str:
     return repr((sources.hexdigest(), versions, devices))
 
 
+def _runnable(exported: jax.export.Exported, donated: int) -> Callable:
+    """A kept program, exported or loaded, as a jitted call of its flat inputs, the first ``donated`` of them donated."""
+    return jax.jit(exported.call, donate_argnums=tuple(range(donated)))
+
+
 def _load(path: Path, flat: list, donated: int = 0) -> tuple[Callable, Any] | None:
     try:
         with open(path, "rb") as file:
@@ -173,7 +178,7 @@ def _load(path: Path, flat: list, donated: int = 0) -> tuple[Callable, Any] | No
         return None
     if [(tuple(a.shape), a.dtype) for a in exported.in_avals] != [(tuple(np.shape(x)), jax.typeof(x).dtype) for x in flat]:
         return None  # not this program's inputs (cannot happen but by a hash collision): traced again
-    return jax.jit(exported.call, donate_argnums=tuple(range(donated))), out_tree
+    return _runnable(exported, donated), out_tree
 
 
 def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, path: Path, donated: int = 0) -> tuple[Callable, Any]:
@@ -194,7 +199,7 @@ def _export(jitted: Callable, static: dict, in_tree, flat: list, platform: str, 
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     except OSError as err:  # a read-only or full cache: this process still runs the program
         log.warning(f"traced program not kept in {path.parent}: {err}")
-    return jax.jit(exported.call, donate_argnums=tuple(range(donated))), out_trees[0]
+    return _runnable(exported, donated), out_trees[0]
 
 
 def release_when_crowded(fraction: float = 0.5) -> bool:
