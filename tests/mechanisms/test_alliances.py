@@ -66,12 +66,12 @@ def test_on_a_cpu_the_reverse_trust_is_gathered_in_a_loop_of_its_own(monkeypatch
     monkeypatch.setattr(world_module, "GPU_PROGRAM", gpu)  # read while tracing: each jit below is a new lambda
     jaxpr = jax.make_jaxpr(lambda d: alliances_module.reverse_trust(trust_mean(d), d))(world.dyads)
     assert len(re.findall(r"= scatter-max\[", str(jaxpr))) == (1 if gpu else 2)  # reverse_of's materialise, and the CPU's own
+    compiled = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs)).lower(world).compile()
     if not gpu:
-        text = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs)).lower(world).compile().as_text()
-        loops = _gathers_per_loop(text, world.n_states, world.n_dyads)
+        loops = _gathers_per_loop(compiled.as_text(), world.n_states, world.n_dyads)
         assert sum(dyad for dyad, _ in loops.values()) >= 2, loops  # the reverse trust, the alliance's symmetry
         assert [name for name, (dyad, state) in loops.items() if dyad and state] == [], loops
-    ours = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs))(world)
+    ours = compiled(world)
     monkeypatch.setattr(alliances_module, "reverse_trust", world_module.reverse_of)
     fused = jax.jit(lambda w: alliances(w, params, KEY, n_blocs=world.n_blocs))(world)
     np.testing.assert_array_equal(np.asarray(ours.dyads.alliance), np.asarray(fused.dyads.alliance))
