@@ -43,7 +43,7 @@ import statistics
 import time
 from pathlib import Path
 
-from suite import RESULTS, _common, write_markdown
+from suite import RESULTS, _common, whole_number, write_markdown
 
 COLUMNS = [
     "date", "machine", "jax", "backend", "reference", "world", "states", "dyads", "jax_steps", "reference_steps",
@@ -158,12 +158,12 @@ def main() -> None:
     from diplosim.process import use_huge_pages
 
     use_huge_pages()  # as the diplosim command does (diplosim.process)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1_000, 10_000])
-    parser.add_argument("--steps", type=int, default=100, help="steps of the JAX scan (long enough for a stable median at 1,000 states)")
-    parser.add_argument("--repeats", type=int, default=9, help="runs of the JAX scan")
-    parser.add_argument("--reference-steps", type=int, default=0,
-                        help="reference steps per world (default: 20 for Alaska, 10 / 5 / 3 for 100 / 1,000 / 10,000 states)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--sizes", type=whole_number(2), nargs="*", default=[100, 1_000, 10_000], help="synthetic world sizes, in states (Alaska always runs)")
+    parser.add_argument("--steps", type=whole_number(1), default=100, help="steps of the JAX scan (long enough for a stable median at 1,000 states)")
+    parser.add_argument("--repeats", type=whole_number(1), default=9, help="runs of the JAX scan")
+    parser.add_argument("--reference-steps", type=whole_number(0), default=0,
+                        help="reference steps per world; 0: 20 for Alaska, 10 / 5 / 3 for 100 / 1,000 / 10,000 states")
     args = parser.parse_args()
     rows = []
     for name, world, params in worlds(args.sizes):

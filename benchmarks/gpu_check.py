@@ -24,7 +24,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from suite import write_markdown
+from suite import whole_number, write_markdown
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "world", "steps", "variable", "max_rel_diff", "where"]
@@ -64,8 +64,8 @@ def compare(cpu, gpu) -> list[tuple[str, float, int]]:
 def main() -> None:
     import datetime
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, nargs="*", default=[1, 8, 52])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--steps", type=whole_number(1), nargs="*", default=[1, 8, 52], help="run lengths compared, in steps")
     args = parser.parse_args()
     try:
         gpu = jax.devices("gpu")[0]

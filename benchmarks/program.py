@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record, step_world  # noqa: E402
+from suite import _common, record, step_world, whole_number  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "commit", "label", "states", "dyads", "copies", "index_arrays",
@@ -156,7 +156,7 @@ def _commit() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--states", type=int, default=10_000)
+    parser.add_argument("--states", type=whole_number(2), default=10_000, help="states of the synthetic world (default 10,000)")
     parser.add_argument("--label", default="", help="what the row is (a change, a variant)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where program.csv and program.md go")
     args = parser.parse_args()

@@ -64,7 +64,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -202,6 +202,24 @@ def world_bytes(world) -> int:
     import jax
 
     return sum(leaf.nbytes for leaf in jax.tree.leaves(world))
+
+
+def whole_number(lowest: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``lowest``.  A value out of range ends the
+    script with argparse's one line (``argument --sizes: 0: must be a whole number >= 2``), before
+    anything is measured (``--sizes 0`` once started the whole default suite)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < lowest:
+            raise argparse.ArgumentTypeError(f"{text}: must be a whole number >= {lowest}")
+        return value
+
+    parse.__name__ = f"whole number >= {lowest}"  # argparse's fallback message names the type
+    return parse
 
 
 def _common() -> dict:
@@ -439,20 +457,23 @@ def main() -> None:
     from diplosim.process import use_huge_pages
 
     use_huge_pages()  # as the diplosim command does; its children inherit the setting
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000, 1_000_000])
-    parser.add_argument("--batches", type=int, nargs="*", default=[1, 10, 100, 1_000, 10_000])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=1,
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--sizes", type=whole_number(2), nargs="*", default=[1_000, 10_000, 100_000, 1_000_000],
+                        help="synthetic world sizes, in states (about 10 dyads each); none: no step rows")
+    parser.add_argument("--batches", type=whole_number(1), nargs="*", default=[1, 10, 100, 1_000, 10_000],
+                        help="simulate_batch sizes, in Alaska runs; none: no batch rows")
+    parser.add_argument("--steps", type=whole_number(1), default=10, help="steps of the timed chunk")
+    parser.add_argument("--repeats", type=whole_number(1), default=5, help="timed calls of the chunk (the median is kept)")
+    parser.add_argument("--rounds", type=whole_number(1), default=1,
                         help="measure the world sizes this many times, in turns (for the scaling table's ratios)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the tables go")
-    parser.add_argument("--one-world", type=int, help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--one-world", type=whole_number(2), help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
-    if args.one_world:
+    if args.one_world is not None:
         print(json.dumps(measure_world(args.one_world, args.steps, args.repeats)))
         return
     rounds: list[list[dict]] = []
+    failed: list[int] = []
     for _ in range(args.rounds):
         rounds.append([])
         for n in args.sizes:
@@ -462,6 +483,7 @@ def main() -> None:
             )
             if child.returncode != 0:
                 print(f"size {n}: failed: {child.stderr.strip().splitlines()[-1] if child.stderr.strip() else child.returncode}")
+                failed.append(n)
                 continue
             row = json.loads(child.stdout.strip().splitlines()[-1])
             print(json.dumps(row), flush=True)
@@ -478,6 +500,8 @@ def main() -> None:
         ], SCALING_COLUMNS, found)
     for row in measure_batches(args.batches, 52, args.repeats):
         write([row], args.results)
+    if failed:  # the rows measured are written; the run still fails
+        raise SystemExit(f"suite.py: {len(failed)} world size(s) failed: {' '.join(map(str, failed))}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record  # noqa: E402  (machine, JAX version and backend, date)
+from suite import _common, record, whole_number  # noqa: E402  (machine, JAX version and backend, date)
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
@@ -101,11 +101,11 @@ def check_equal(basic_dir: Path, batched_dir: Path, jobs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=64, help="seeds of the sweep (x 4 coefficient values; 64: 256 jobs)")
-    parser.add_argument("--basic-seeds", type=int, nargs=2, default=[2, 8], metavar=("S1", "S2"),
+    parser.add_argument("--seeds", type=whole_number(1), default=64, help="seeds of the sweep (x 4 coefficient values; 64: 256 jobs)")
+    parser.add_argument("--basic-seeds", type=whole_number(1), nargs=2, default=[2, 8], metavar=("S1", "S2"),
                         help="the basic launcher runs the first 4 x S1 and 4 x S2 jobs; 256 are extrapolated")
     parser.add_argument("--full-basic", action="store_true", help="run the basic launcher on every job instead")
-    parser.add_argument("--steps", type=int, help="steps per run (default: the config's, 104)")
+    parser.add_argument("--steps", type=whole_number(1), help="steps per run (default: the config's, 104)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where sweep.csv and sweep.md go")
     args = parser.parse_args()
     common = _common()

@@ -74,7 +74,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record, step_program, step_world  # noqa: E402
+from suite import _common, record, step_program, step_world, whole_number  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "variant", "calls", "median_ms", "over_baseline",
@@ -306,11 +306,11 @@ def main() -> None:
 
     use_huge_pages()  # as the diplosim command does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--states", type=int, default=1_000_000)
+    parser.add_argument("--states", type=whole_number(2), default=1_000_000, help="states of the synthetic world (default 10^6)")
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS),
                         help="the first is the reference of over_baseline and max_rel_diff (default: baseline, then the others)")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--calls", type=int, default=5, help="calls of 10 steps per variant and round")
+    parser.add_argument("--rounds", type=whole_number(1), default=2, help="rounds of the variants in turns (default 2)")
+    parser.add_argument("--calls", type=whole_number(1), default=5, help="calls of 10 steps per variant and round")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where variants.csv and variants.md go")
     parser.add_argument("--programs", type=Path, help="also write each variant's optimised program here (gzipped text)")
     args = parser.parse_args()

@@ -446,3 +446,70 @@ def test_the_market_sums_in_blocks_equal_the_scatter(name):
     index = jnp.asarray(index.astype(np.int32))
     got = getattr(variants, name)(values, index, 50)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(jax.ops.segment_sum(values, index, 50)))
+
+
+def _user_runs(script: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``script`` run as a user would, on the CPU, within a minute (a check that let a bad option through
+    would start measuring, and end here)."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src"), **(env or {})}
+    command = ["bash", str(script)] if script.suffix == ".sh" else [sys.executable, str(script)]
+    return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("option, value, allowed", [
+    ("--sizes", "0", 2), ("--sizes", "1", 2), ("--batches", "-3", 1), ("--steps", "0", 1), ("--repeats", "x", 1),
+    ("--rounds", "0", 1),
+])
+def test_a_bad_option_stops_the_suite_before_it_measures(tmp_path, option, value, allowed):
+    """One line naming the option and what it allows, exit 2, nothing written: ``--sizes 0`` once ran the
+    whole default suite (10^3 to 10^6 states) and wrote its rows into the repository's results."""
+    done = _user_runs(ROOT / "benchmarks/suite.py", option, value, "--results", str(tmp_path / "results"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines()[-1] == f"suite.py: error: argument {option}: {value}: must be a whole number >= {allowed}"
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_world_size_that_fails_fails_the_run(tmp_path):
+    """A size the world refuses (above the synthetic world's 5 x 10^7 states) is reported, the others still
+    measured, and the run's exit status says it failed."""
+    done = _user_runs(ROOT / "benchmarks/suite.py", "--sizes", "60000000", "--batches", "--results", str(tmp_path))
+    assert done.returncode == 1
+    assert "size 60000000: failed: " in done.stdout and "less than or equal to 50000000" in done.stdout
+    assert done.stderr.splitlines()[-1] == "suite.py: 1 world size(s) failed: 60000000"
+
+
+def test_every_whole_number_option_of_the_benchmarks_is_checked():
+    """No benchmark script takes a count as a bare ``int`` (0 or -1 would run, or start the default run):
+    each uses ``suite.whole_number`` with its least value."""
+    import ast
+
+    bare = []
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
+                kind = next((k.value for k in node.keywords if k.arg == "type"), None)
+                if isinstance(kind, ast.Name) and kind.id in ("int", "float"):
+                    bare.append(f"{path.name}: {ast.unparse(node.args[0])}")
+    assert bare == []
+    whole_number = _suite().whole_number
+    assert whole_number(1)("3") == 3 and whole_number(0)("0") == 0
+    for text in ("0", "-2", "2.5", "", "ten"):
+        with pytest.raises(Exception, match=f"^{re.escape(text)}: must be a whole number >= 1$"):
+            whole_number(1)(text)
+
+
+def test_the_gpu_script_stops_at_once_on_a_machine_without_a_gpu(tmp_path):
+    """Where JAX sees no GPU and ``nvidia-smi`` lists none, ``gpu.sh`` says so and stops, before it makes
+    ``.venv-gpu`` and installs the CUDA extra (gigabytes of wheels on a machine that cannot use them).
+    The script runs from a copy, so that a check that let it through would install into the copy's folder."""
+    (tmp_path / "benchmarks").mkdir()
+    script = tmp_path / "benchmarks/gpu.sh"
+    script.write_text((ROOT / "benchmarks/gpu.sh").read_text())
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "nvidia-smi").write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed: no devices were found' >&2\nexit 9\n")
+    (tools / "nvidia-smi").chmod(0o755)
+    done = _user_runs(script, env={"PYTHON": sys.executable, "PATH": f"{tools}:{os.environ['PATH']}"})
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith("gpu.sh: no NVIDIA GPU on this machine")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["benchmarks", "bin"]  # no .venv-gpu

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from hydra import compose, initialize_config_module
 
-from diplosim.app import run
+from diplosim.app import run, summary
 from diplosim.config import register_configs
 from diplosim.io import METADATA_KEY, atomic_write, read_metadata
 
@@ -93,8 +93,15 @@ def test_same_config_same_bytes_other_seed_other_data(alaska_run, tmp_path):
 def test_synthetic_run_and_large_world_dyad_switch(tmp_path):
     result = run(_config("scenario=synthetic", "scenario.n_states=60", "output.max_dyads=10", "output.plot=false"), tmp_path)
     assert "dyads" not in result.paths  # too many dyads for the configured limit
+    n_dyads = result.scenario.world.n_dyads
+    assert result.notes == (f"dyads.parquet not written: the world has {n_dyads} dyads, more than output.max_dyads = 10 "
+                            "(raise it to write them; output.every thins the steps written)",)
+    assert f"note: {result.notes[0]}" in summary(result).splitlines()  # the command says so under its tables
     states = pq.read_table(result.paths["states"])
     assert states.num_rows == 4 * 60
+    unasked = run(_config("scenario=synthetic", "scenario.n_states=60", "output.max_dyads=10", "output.dyads=false",
+                          "output.plot=false"), tmp_path / "unasked")
+    assert unasked.notes == () and "note:" not in summary(unasked)  # no dyads asked for: nothing to say
 
 
 def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path):

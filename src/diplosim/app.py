@@ -44,6 +44,7 @@ class RunResult:
     seconds: float
     events: pa.Table | None = None  # the events table as written (None: summary reads it from paths["events"])
     devices: int = 1  # devices the run computed on: more than one where engine.sharding = states split the world
+    notes: tuple[str, ...] = ()  # what the run left out that the user may have expected (summary prints them)
 
 
 def as_dict(cfg: DictConfig | dict) -> dict[str, Any]:
@@ -285,6 +286,16 @@ def simulated(results: dict[str, Simulated], config: DictConfig | None = None):
             _simulated_configs.pop(id(config), None)
 
 
+def left_out(output: dict[str, Any], scenario: Scenario) -> tuple[str, ...]:
+    """Tables the ``output`` settings asked for but the run does not write: the dyads of a world
+    with more of them than ``output.max_dyads``."""
+    n_dyads = scenario.world.n_dyads
+    if output["dyads"] and n_dyads > output["max_dyads"]:
+        return (f"dyads.parquet not written: the world has {n_dyads} dyads, more than output.max_dyads = "
+                f"{output['max_dyads']} (raise it to write them; output.every thins the steps written)",)
+    return ()
+
+
 def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any] | None = None) -> RunResult:
     """Run the configured scenario and write its tables (and plot) into ``out_dir``.
 
@@ -317,7 +328,8 @@ def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any
     if config["output"]["plot"]:
         paths["plot"] = _plot(paths["metrics"], out_dir, job.scenario, config["seed"])
     seconds = time.perf_counter() - started + (ready.seconds if ready is not None else 0.0)
-    return RunResult(job.run_id, out_dir, paths, job.scenario, trajectory, seconds, tables["events"], devices)
+    return RunResult(job.run_id, out_dir, paths, job.scenario, trajectory, seconds, tables["events"], devices,
+                     left_out(config["output"], job.scenario))
 
 
 def _plot(metrics_path: Path, out_dir: Path, scenario: Scenario, seed: int) -> Path:
@@ -385,6 +397,7 @@ def summary(result: RunResult) -> str:
     events = result.events if result.events is not None else pq.read_table(result.paths["events"])
     lines += ["what happened:", *story(events)]
     lines.append(f"tables: {', '.join(str(p) for p in result.paths.values())}")
+    lines += [f"note: {note}" for note in result.notes]
     problem = first_problem(m, result.scenario)  # engine.guard=flag: the first NaN or infinity met
     if problem:
         lines.append(f"warning: {problem} (engine.guard=flag: the run went on; see finite in metrics.parquet)")

@@ -655,7 +655,7 @@ def select_device(name: str) -> jax.Device:
     if gpus:
         return gpus[0]
     if name == "gpu":
-        raise ValueError("engine.device = gpu: JAX sees no GPU here (install the CUDA extra: pip install 'diplosim[cuda]'); use engine.device=cpu or auto")
+        raise ValueError("engine.device = gpu: JAX sees no GPU here (install the CUDA extra: pip install 'diplosim[cuda]', in a checkout pip install -e '.[cuda]'); use engine.device=cpu or auto")
     return jax.devices("cpu")[0]
 
 
