@@ -35,7 +35,6 @@ reference at 1,000 and 10,000 states.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -43,7 +42,7 @@ import statistics
 import time
 from pathlib import Path
 
-from suite import RESULTS, _common, whole_number, write_markdown
+from suite import RESULTS, SMALLEST_WORLD, _common, arguments, whole_number, write_markdown
 
 COLUMNS = [
     "date", "machine", "jax", "backend", "reference", "world", "states", "dyads", "jax_steps", "reference_steps",
@@ -158,8 +157,8 @@ def main() -> None:
     from diplosim.process import use_huge_pages
 
     use_huge_pages()  # as the diplosim command does (diplosim.process)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--sizes", type=whole_number(2), nargs="*", default=[100, 1_000, 10_000], help="synthetic world sizes, in states (Alaska always runs)")
+    parser = arguments(__doc__)
+    parser.add_argument("--sizes", type=whole_number(SMALLEST_WORLD), nargs="*", default=[100, 1_000, 10_000], help="synthetic world sizes, in states (Alaska always runs)")
     parser.add_argument("--steps", type=whole_number(1), default=100, help="steps of the JAX scan (long enough for a stable median at 1,000 states)")
     parser.add_argument("--repeats", type=whole_number(1), default=9, help="runs of the JAX scan")
     parser.add_argument("--reference-steps", type=whole_number(0), default=0,

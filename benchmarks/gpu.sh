@@ -2,9 +2,9 @@
 # The benchmark suite on a machine with an NVIDIA GPU:   bash benchmarks/gpu.sh
 # Uses the Python in $PYTHON (default python3) if its JAX already sees a GPU; otherwise, where nvidia-smi
 # lists a GPU, makes .venv-gpu and installs the package with the CUDA extra from PyPI (without one it
-# stops there).  Then it checks that the GPU computes what the CPU computes (benchmarks/gpu_check.py), runs the suite up to 10^7 states, times the
-# scatter reductions and the gathers alone (benchmarks/scatters.py, gathers.py) and
-# profiles the 10^6-state step and simulate_batch with 10^5 runs (benchmarks/profile.py).
+# stops there).  Then it checks that the GPU computes what the CPU computes (benchmarks/gpu_check.py),
+# runs the suite up to 10^7 states, times the scatter reductions and the gathers alone (benchmarks/scatters.py,
+# gathers.py) and profiles the 10^6-state step and simulate_batch with 10^5 runs (benchmarks/profile.py).
 # Then it times the step's variants side by side (benchmarks/variants.py), profiles the 10^7-state step, and
 # at 10^7 states times the distance computed anew each step (before change 27), the masks gathered apart
 # (before change 30), the reverse trust gathered apart (change 32, the CPU's way), the threats in rows and the
@@ -28,8 +28,9 @@ PYTHON=${PYTHON:-python3}
 sees_gpu() { "$1" -c "import jax, sys; sys.exit(0 if any(d.platform == 'gpu' for d in jax.devices()) else 1)" 2>/dev/null; }
 if ! sees_gpu "$PYTHON"; then
     # no GPU to be seen (no driver, or none listed): stop before installing gigabytes of CUDA wheels
-    if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; }; then
-        echo "gpu.sh: no NVIDIA GPU on this machine (nvidia-smi lists none); the CPU's suite is: python benchmarks/suite.py" >&2
+    listed=$( { nvidia-smi -L 2>/dev/null || true; } | grep -c '^GPU' || true)
+    if [ "$listed" = 0 ]; then
+        echo "gpu.sh: no NVIDIA GPU on this machine (nvidia-smi is missing or lists none); the CPU's suite is: python benchmarks/suite.py" >&2
         exit 1
     fi
     "$PYTHON" -m venv .venv-gpu

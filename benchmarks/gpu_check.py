@@ -18,13 +18,12 @@ integer fields (agreements, events) agree until a threshold is crossed.
 
 from __future__ import annotations
 
-import argparse
 import csv
 from pathlib import Path
 
 import jax
 import numpy as np
-from suite import whole_number, write_markdown
+from suite import arguments, whole_number, write_markdown
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "world", "steps", "variable", "max_rel_diff", "where"]
@@ -64,7 +63,7 @@ def compare(cpu, gpu) -> list[tuple[str, float, int]]:
 def main() -> None:
     import datetime
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--steps", type=whole_number(1), nargs="*", default=[1, 8, 52], help="run lengths compared, in steps")
     args = parser.parse_args()
     try:

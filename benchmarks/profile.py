@@ -22,7 +22,6 @@ the per-step figure is for the shares, not for the record (``suite.py`` gives th
 
 from __future__ import annotations
 
-import argparse
 import collections
 import glob
 import re
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, markdown_table, step_program, step_world, whole_number  # noqa: E402
+from suite import SMALLEST_WORLD, _common, arguments, markdown_table, step_program, step_world, whole_number  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 # name = shape opcode(: the shape one token, or a tuple (a multi-output fusion's: a GPU's costliest kernels)
@@ -164,11 +163,11 @@ def main() -> None:
     from diplosim.params import params_from, stack_params
     from diplosim.scenario import load_scenario_file
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--states", type=whole_number(2), default=1_000_000, help="states of the synthetic world (about 10 dyads each)")
+    parser = arguments(__doc__)
+    parser.add_argument("--states", type=whole_number(SMALLEST_WORLD), default=1_000_000, help="states of the synthetic world (about 10 dyads each)")
     parser.add_argument("--batch", type=whole_number(1), help="profile simulate_batch: this many Alaska runs (instead of --states)")
     parser.add_argument("--steps", type=whole_number(1), help="steps profiled (default 10; 52 with --batch)")
-    parser.add_argument("--top", type=whole_number(1), default=30, help="operations listed (default 30)")
+    parser.add_argument("--top", type=whole_number(1), default=30, help="operations listed")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where profile_<backend>.md goes")
     args = parser.parse_args()
     args.steps = args.steps or (52 if args.batch else 10)

@@ -29,13 +29,12 @@ counts, not times: they change with the code and the JAX version, not with the m
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record, step_world, whole_number  # noqa: E402
+from suite import SMALLEST_WORLD, _common, arguments, record, step_world, whole_number  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "commit", "label", "states", "dyads", "copies", "index_arrays",
@@ -155,8 +154,8 @@ def _commit() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--states", type=whole_number(2), default=10_000, help="states of the synthetic world (default 10,000)")
+    parser = arguments(__doc__)
+    parser.add_argument("--states", type=whole_number(SMALLEST_WORLD), default=10_000, help="states of the synthetic world (about 10 dyads each)")
     parser.add_argument("--label", default="", help="what the row is (a change, a variant)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where program.csv and program.md go")
     args = parser.parse_args()

@@ -15,7 +15,6 @@ figure is the median of ``--repeats`` calls.  Appends to ``results/scatters.csv`
 
 from __future__ import annotations
 
-import argparse
 import functools
 import statistics
 import sys
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record, whole_number  # noqa: E402
+from suite import SMALLEST_WORLD, _common, arguments, record, whole_number  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "reduction", "indices", "length",
@@ -90,8 +89,8 @@ def run(name: str, doc: str, columns: list[str], measure, title: str, note: str)
     from diplosim.process import use_huge_pages
 
     use_huge_pages()  # as the diplosim command does (diplosim.process)
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--states", type=whole_number(2), default=1_000_000, help="states of the synthetic world (about 10 dyads each)")
+    parser = arguments(doc)
+    parser.add_argument("--states", type=whole_number(SMALLEST_WORLD), default=1_000_000, help="states of the synthetic world (about 10 dyads each)")
     parser.add_argument("--repeats", type=whole_number(1), default=20, help="timed calls of each operation (the median is kept)")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where {name}.csv and {name}.md go")
     args = parser.parse_args()

@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 RESULTS = Path(__file__).parent / "results"
+SMALLEST_WORLD = 11  # states: the synthetic world's 10 dyads per state need more states than that
 COLUMNS = [
     "date", "machine", "jax", "backend", "kind", "world", "states", "dyads", "batch", "steps",
     "compile_s", "step_ms", "peak_mb", "bandwidth_gbs", "floor_ms", "over_floor", "throughput_steps_s", "probe",
@@ -206,7 +207,7 @@ def world_bytes(world) -> int:
 
 def whole_number(lowest: int) -> Callable[[str], int]:
     """An argparse ``type``: a whole number of at least ``lowest``.  A value out of range ends the
-    script with argparse's one line (``argument --sizes: 0: must be a whole number >= 2``), before
+    script with argparse's one line (``argument --sizes: 0: must be a whole number >= 11``), before
     anything is measured (``--sizes 0`` once started the whole default suite)."""
 
     def parse(text: str) -> int:
@@ -218,8 +219,19 @@ def whole_number(lowest: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text}: must be a whole number >= {lowest}")
         return value
 
-    parse.__name__ = f"whole number >= {lowest}"  # argparse's fallback message names the type
     return parse
+
+
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help ends with its default, where it has one (not ``None``, not a flag's ``False``)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+
+
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark script: its docstring's first line, and each option's default in its help."""
+    return argparse.ArgumentParser(description=doc.splitlines()[0], formatter_class=_Defaults)
 
 
 def _common() -> dict:
@@ -457,8 +469,8 @@ def main() -> None:
     from diplosim.process import use_huge_pages
 
     use_huge_pages()  # as the diplosim command does; its children inherit the setting
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--sizes", type=whole_number(2), nargs="*", default=[1_000, 10_000, 100_000, 1_000_000],
+    parser = arguments(__doc__)
+    parser.add_argument("--sizes", type=whole_number(SMALLEST_WORLD), nargs="*", default=[1_000, 10_000, 100_000, 1_000_000],
                         help="synthetic world sizes, in states (about 10 dyads each); none: no step rows")
     parser.add_argument("--batches", type=whole_number(1), nargs="*", default=[1, 10, 100, 1_000, 10_000],
                         help="simulate_batch sizes, in Alaska runs; none: no batch rows")
@@ -467,7 +479,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=whole_number(1), default=1,
                         help="measure the world sizes this many times, in turns (for the scaling table's ratios)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the tables go")
-    parser.add_argument("--one-world", type=whole_number(2), help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--one-world", type=whole_number(SMALLEST_WORLD), help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.one_world is not None:
         print(json.dumps(measure_world(args.one_world, args.steps, args.repeats)))
@@ -501,7 +513,8 @@ def main() -> None:
     for row in measure_batches(args.batches, 52, args.repeats):
         write([row], args.results)
     if failed:  # the rows measured are written; the run still fails
-        raise SystemExit(f"suite.py: {len(failed)} world size(s) failed: {' '.join(map(str, failed))}")
+        sizes = sorted(set(failed))
+        raise SystemExit(f"suite.py: {len(sizes)} world size(s) failed: {' '.join(map(str, sizes))}")
 
 
 if __name__ == "__main__":

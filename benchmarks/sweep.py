@@ -29,7 +29,6 @@ rewritten from it, with the machine, the JAX version and backend, and the date o
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import re
@@ -40,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record, whole_number  # noqa: E402  (machine, JAX version and backend, date)
+from suite import _common, arguments, record, whole_number  # noqa: E402  (machine, JAX version and backend, date)
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [
@@ -100,7 +99,7 @@ def check_equal(basic_dir: Path, batched_dir: Path, jobs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--seeds", type=whole_number(1), default=64, help="seeds of the sweep (x 4 coefficient values; 64: 256 jobs)")
     parser.add_argument("--basic-seeds", type=whole_number(1), nargs=2, default=[2, 8], metavar=("S1", "S2"),
                         help="the basic launcher runs the first 4 x S1 and 4 x S2 jobs; 256 are extrapolated")
@@ -108,6 +107,8 @@ def main() -> None:
     parser.add_argument("--steps", type=whole_number(1), help="steps per run (default: the config's, 104)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where sweep.csv and sweep.md go")
     args = parser.parse_args()
+    if not args.basic_seeds[0] < args.basic_seeds[1]:  # the time per job is extrapolated from the difference
+        parser.error(f"argument --basic-seeds: {args.basic_seeds[0]} {args.basic_seeds[1]}: S1 must be less than S2")
     common = _common()
     total = args.seeds * len(VALUES)
     steps = args.steps if args.steps is not None else 104

@@ -63,7 +63,6 @@ needs more rounds, or a measurement of the changed computation alone.  Appends t
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gzip
 import statistics
@@ -74,7 +73,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import _common, record, step_program, step_world, whole_number  # noqa: E402
+from suite import SMALLEST_WORLD, _common, arguments, record, step_program, step_world, whole_number  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ["date", "machine", "jax", "backend", "states", "dyads", "variant", "calls", "median_ms", "over_baseline",
@@ -305,11 +304,11 @@ def main() -> None:
     from diplosim.process import use_huge_pages
 
     use_huge_pages()  # as the diplosim command does
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--states", type=whole_number(2), default=1_000_000, help="states of the synthetic world (default 10^6)")
+    parser = arguments(__doc__)
+    parser.add_argument("--states", type=whole_number(SMALLEST_WORLD), default=1_000_000, help="states of the synthetic world (about 10 dyads each)")
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS),
-                        help="the first is the reference of over_baseline and max_rel_diff (default: baseline, then the others)")
-    parser.add_argument("--rounds", type=whole_number(1), default=2, help="rounds of the variants in turns (default 2)")
+                        help="the first is the reference of over_baseline and max_rel_diff")
+    parser.add_argument("--rounds", type=whole_number(1), default=2, help="rounds of the variants in turns")
     parser.add_argument("--calls", type=whole_number(1), default=5, help="calls of 10 steps per variant and round")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where variants.csv and variants.md go")
     parser.add_argument("--programs", type=Path, help="also write each variant's optimised program here (gzipped text)")

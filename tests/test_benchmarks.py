@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -449,33 +450,54 @@ def test_the_market_sums_in_blocks_equal_the_scatter(name):
 
 
 def _user_runs(script: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``script`` run as a user would, on the CPU, within a minute (a check that let a bad option through
-    would start measuring, and end here)."""
+    """``script`` run as a user would, on the CPU, within a minute; on timeout its whole process group is
+    killed (a check that let a bad option through would start measuring, in children of its own)."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     command = ["bash", str(script)] if script.suffix == ".sh" else [sys.executable, str(script)]
-    return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=60)
+    with subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as process:
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 @pytest.mark.parametrize("option, value, allowed", [
-    ("--sizes", "0", 2), ("--sizes", "1", 2), ("--batches", "-3", 1), ("--steps", "0", 1), ("--repeats", "x", 1),
+    ("--sizes", "0", 11), ("--sizes", "10", 11), ("--batches", "-3", 1), ("--steps", "0", 1), ("--repeats", "x", 1),
     ("--rounds", "0", 1),
 ])
 def test_a_bad_option_stops_the_suite_before_it_measures(tmp_path, option, value, allowed):
     """One line naming the option and what it allows, exit 2, nothing written: ``--sizes 0`` once ran the
-    whole default suite (10^3 to 10^6 states) and wrote its rows into the repository's results."""
-    done = _user_runs(ROOT / "benchmarks/suite.py", option, value, "--results", str(tmp_path / "results"))
+    whole default suite (10^3 to 10^6 states) and wrote its rows into the repository's results.  (No
+    sizes nor batches but the one tried: were the check gone, the run would measure nothing large.)"""
+    cheap = [name for name in ("--sizes", "--batches") if name != option]  # each given no values
+    done = _user_runs(ROOT / "benchmarks/suite.py", option, value, *cheap, "--results", str(tmp_path / "results"))
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines()[-1] == f"suite.py: error: argument {option}: {value}: must be a whole number >= {allowed}"
     assert not (tmp_path / "results").exists()
 
 
 def test_a_world_size_that_fails_fails_the_run(tmp_path):
-    """A size the world refuses (above the synthetic world's 5 x 10^7 states) is reported, the others still
-    measured, and the run's exit status says it failed."""
-    done = _user_runs(ROOT / "benchmarks/suite.py", "--sizes", "60000000", "--batches", "--results", str(tmp_path))
+    """A size whose process fails (here its kept world is unreadable) is reported in each round, the
+    others still measured, and the run's exit status says it failed, naming the size once."""
+    worlds = tmp_path / "worlds"
+    worlds.mkdir()
+    (worlds / "synthetic_1000.pickle").write_bytes(b"not a world")
+    done = _user_runs(ROOT / "benchmarks/suite.py", "--sizes", "1000", "--rounds", "2", "--batches",
+                      "--results", str(tmp_path / "results"), env={"DIPLOSIM_BENCH_WORLDS": str(worlds)})
     assert done.returncode == 1
-    assert "size 60000000: failed: " in done.stdout and "less than or equal to 50000000" in done.stdout
-    assert done.stderr.splitlines()[-1] == "suite.py: 1 world size(s) failed: 60000000"
+    assert done.stdout.count("size 1000: failed: ") == 2
+    assert done.stderr.splitlines()[-1] == "suite.py: 1 world size(s) failed: 1000"
+
+
+def test_the_sweep_benchmark_needs_fewer_seeds_first():
+    """``--basic-seeds S1 S2`` extrapolates the basic launcher's time per job from S2 - S1: S1 >= S2 ends
+    at once, not after the batched sweeps' minutes in a division by zero."""
+    done = _user_runs(ROOT / "benchmarks/sweep.py", "--basic-seeds", "8", "8")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "sweep.py: error: argument --basic-seeds: 8 8: S1 must be less than S2"
 
 
 def test_every_whole_number_option_of_the_benchmarks_is_checked():

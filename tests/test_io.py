@@ -97,6 +97,8 @@ def test_synthetic_run_and_large_world_dyad_switch(tmp_path):
     assert result.notes == (f"dyads.parquet not written: the world has {n_dyads} dyads, more than output.max_dyads = 10 "
                             "(raise it to write them; output.every thins the steps written)",)
     assert f"note: {result.notes[0]}" in summary(result).splitlines()  # the command says so under its tables
+    again = run(_config("scenario=synthetic", "scenario.n_states=60", "output.max_dyads=10", "output.plot=false"), tmp_path)
+    assert again.trajectory is None and f"note: {result.notes[0]}" in summary(again).splitlines()  # and when rerun
     states = pq.read_table(result.paths["states"])
     assert states.num_rows == 4 * 60
     unasked = run(_config("scenario=synthetic", "scenario.n_states=60", "output.max_dyads=10", "output.dyads=false",

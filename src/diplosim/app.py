@@ -286,13 +286,13 @@ def simulated(results: dict[str, Simulated], config: DictConfig | None = None):
             _simulated_configs.pop(id(config), None)
 
 
-def left_out(output: dict[str, Any], scenario: Scenario) -> tuple[str, ...]:
-    """Tables the ``output`` settings asked for but the run does not write: the dyads of a world
-    with more of them than ``output.max_dyads``."""
-    n_dyads = scenario.world.n_dyads
-    if output["dyads"] and n_dyads > output["max_dyads"]:
-        return (f"dyads.parquet not written: the world has {n_dyads} dyads, more than output.max_dyads = "
-                f"{output['max_dyads']} (raise it to write them; output.every thins the steps written)",)
+def left_out(job: Job) -> tuple[str, ...]:
+    """Tables the job's ``output`` settings asked for but its run does not write: the dyads of a world
+    with more of them than ``output.max_dyads`` (``prepare`` samples none)."""
+    output = job.config["output"]
+    if output["dyads"] and not job.spec.sample_dyads:
+        return (f"dyads.parquet not written: the world has {job.scenario.world.n_dyads} dyads, more than "
+                f"output.max_dyads = {output['max_dyads']} (raise it to write them; output.every thins the steps written)",)
     return ()
 
 
@@ -318,7 +318,8 @@ def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any
     if finished is not None:  # the same run finished here before (a restarted sweep): nothing to redo
         if config["output"]["plot"] and not (out_dir / "metrics.png").exists():
             finished["plot"] = _plot(finished["metrics"], out_dir, job.scenario, config["seed"])
-        return RunResult(job.run_id, out_dir, finished, job.scenario, None, time.perf_counter() - started)
+        return RunResult(job.run_id, out_dir, finished, job.scenario, None, time.perf_counter() - started,
+                         notes=left_out(job))
     trajectory = ready.trajectory if ready is not None else simulate_job(job)
     devices = devices_used(job.spec.sharding, job.device.platform)  # the setting the engine ran with
     meta = run_metadata(run_id=job.run_id, scenario=job.scenario, config=job.recorded, seed=config["seed"],
@@ -329,7 +330,7 @@ def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any
         paths["plot"] = _plot(paths["metrics"], out_dir, job.scenario, config["seed"])
     seconds = time.perf_counter() - started + (ready.seconds if ready is not None else 0.0)
     return RunResult(job.run_id, out_dir, paths, job.scenario, trajectory, seconds, tables["events"], devices,
-                     left_out(config["output"], job.scenario))
+                     left_out(job))
 
 
 def _plot(metrics_path: Path, out_dir: Path, scenario: Scenario, seed: int) -> Path:
@@ -376,6 +377,7 @@ def summary(result: RunResult) -> str:
             f"diplosim run {result.run_id}: scenario {result.scenario.name}: already complete in {result.out_dir} "
             "(nothing recomputed)",
             "what happened:", *story(pq.read_table(result.paths["events"])),
+            *(f"note: {note}" for note in result.notes),
         ])
     m = result.trajectory.metrics
     rows = [("energy price (USD/bbl)", m["energy_price"]), ("armed conflict (sum)", m["conflict_total"]),
