@@ -179,6 +179,7 @@ def _assert_same_runs(one, other) -> None:
     _assert_same_leaves((one[0], dataclasses.asdict(one[1])), (other[0], dataclasses.asdict(other[1])))
 
 
+@pytest.mark.slow  # 39 s: the default suite took 618 s on the CI machine (2026-11-28, twelfth session)
 def test_a_run_computes_it_once_and_carries_it_from_chunk_to_chunk(monkeypatch):
     """``simulate`` in chunks of 4 steps: the distance computed once a run, each chunk starting from the
     last one's; the same world and history, bit for bit, as a run that computes it anew each step."""

@@ -116,6 +116,7 @@ def _assert_equal_runs(report: dict, padding: bool) -> None:
     assert "events.kind" in report["bitwise"] and "metrics.agreements_in_force" in report["bitwise"]
 
 
+@pytest.mark.slow  # 36 s: the default suite took 618 s on the CI machine (2026-11-28, twelfth session)
 def test_sharded_run_with_padding_equals_the_unsharded_run():
     """1002 states: neither N nor E divides by 4, so both are padded; two chunks carry the padded world."""
     report = run_check(n_states=1002, steps=8, chunk_steps=4)
