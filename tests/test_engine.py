@@ -238,6 +238,7 @@ def test_steps_leave_the_shared_arrays_alone_but_the_clock(world):
             np.testing.assert_array_equal(before, after)
 
 
+@pytest.mark.slow  # 34 s (four batched programs): the default suite took 599 s on the CI machine (2026-11-28, twelfth session)
 def test_simulate_batch_shares_the_structure_and_keeps_results(world, monkeypatch):
     """Shared (the world once) or not (a copy per run), chunked or not: the runs' histories agree."""
     from diplosim import engine
