@@ -17,11 +17,24 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 
+def _user_runs(script: Path, *args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``script`` run as a user would, on the CPU, within ``timeout`` seconds; past it, its whole process group
+    is killed (a check that let a bad option through would start measuring, in children of its own)."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src"), **(env or {})}
+    command = ["bash", str(script)] if script.suffix == ".sh" else [sys.executable, str(script)]
+    with subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 def _script(name: str, *args: str) -> None:
-    """Run ``benchmarks/<name>.py`` with ``args`` on the CPU, as a user would; it must succeed."""
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, str(ROOT / f"benchmarks/{name}.py"), *args],
-                          env=env, capture_output=True, text=True, timeout=600)
+    """Run ``benchmarks/<name>.py`` with ``args`` on the CPU, as a user would (``_user_runs``); it must succeed."""
+    done = _user_runs(ROOT / f"benchmarks/{name}.py", *args, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -449,21 +462,6 @@ def test_the_market_sums_in_blocks_equal_the_scatter(name):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(jax.ops.segment_sum(values, index, 50)))
 
 
-def _user_runs(script: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``script`` run as a user would, on the CPU, within a minute; on timeout its whole process group is
-    killed (a check that let a bad option through would start measuring, in children of its own)."""
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src"), **(env or {})}
-    command = ["bash", str(script)] if script.suffix == ".sh" else [sys.executable, str(script)]
-    with subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True) as process:
-        try:
-            out, err = process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
-
-
 @pytest.mark.parametrize("option, value, allowed", [
     ("--sizes", "0", 11), ("--sizes", "10", 11), ("--batches", "-3", 1), ("--steps", "0", 1), ("--repeats", "x", 1),
     ("--rounds", "0", 1),
@@ -513,7 +511,13 @@ def test_every_whole_number_option_of_the_benchmarks_is_checked():
                 if isinstance(kind, ast.Name) and kind.id in ("int", "float"):
                     bare.append(f"{path.name}: {ast.unparse(node.args[0])}")
     assert bare == []
-    whole_number = _suite().whole_number
+    from diplosim.scenario.schema import SyntheticSpec
+
+    suite = _suite()  # SMALLEST_WORLD is the smallest world the benchmarks' synthetic spec accepts
+    SyntheticSpec(n_states=suite.SMALLEST_WORLD)
+    with pytest.raises(Exception, match="dyads_per_state"):
+        SyntheticSpec(n_states=suite.SMALLEST_WORLD - 1)
+    whole_number = suite.whole_number
     assert whole_number(1)("3") == 3 and whole_number(0)("0") == 0
     for text in ("0", "-2", "2.5", "", "ten"):
         with pytest.raises(Exception, match=f"^{re.escape(text)}: must be a whole number >= 1$"):

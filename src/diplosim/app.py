@@ -330,7 +330,7 @@ def run(cfg: DictConfig | dict, out_dir: Path | str, *, overrides: dict[str, Any
         paths["plot"] = _plot(paths["metrics"], out_dir, job.scenario, config["seed"])
     seconds = time.perf_counter() - started + (ready.seconds if ready is not None else 0.0)
     return RunResult(job.run_id, out_dir, paths, job.scenario, trajectory, seconds, tables["events"], devices,
-                     left_out(job))
+                     notes=left_out(job))
 
 
 def _plot(metrics_path: Path, out_dir: Path, scenario: Scenario, seed: int) -> Path:
